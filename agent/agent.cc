@@ -1,0 +1,162 @@
+#include "agent/agent.h"
+
+#include "agent/loader/bpf_env.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <unistd.h>
+
+namespace vigil {
+namespace {
+
+std::string hostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) {
+    return "unknown";
+  }
+  return buf;
+}
+
+uint64_t bootNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ULL + uint64_t(ts.tv_nsec);
+}
+
+constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+constexpr auto kSweepEvery = std::chrono::seconds(5);
+
+} // namespace
+
+Agent::Agent(const AgentConfig& config)
+    : config_(config), node_(config.node_name.empty() ? hostName() : config.node_name),
+      cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}) {
+}
+
+Agent::~Agent() { shutdown(); }
+
+Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vector<EventSinkPtr> sinks) {
+  std::unique_ptr<Agent> agent(new Agent(config));
+  agent->sinks_ = std::move(sinks);
+
+  loader::routeLibbpfLogToSpdlog(config.libbpf_debug);
+  auto env = loader::prepareBpfEnvironment();
+  if (!env) {
+    return env.error();
+  }
+
+  process::ProcessBpfOptions options = config.process;
+  options.self_tgid = config.report_self ? 0 : uint32_t(getpid());
+  auto collector = process::ProcessCollector::create(options, *agent);
+  if (!collector) {
+    return collector.error().wrap("process collector");
+  }
+  agent->process_ = std::move(*collector);
+  return agent;
+}
+
+Status Agent::start() {
+  auto now = std::chrono::steady_clock::now();
+  last_flush_ = last_stats_ = last_sweep_ = now;
+  if (auto st = process_->start(); !st) {
+    return st.error().wrap("process collector");
+  }
+  cache_.finishSnapshot();
+  spdlog::info("agent on node '{}' capturing; {} processes known at start", node_, cache_.stats().entries);
+  return okStatus();
+}
+
+void Agent::onExistingProcess(Process&& process) { cache_.addExisting(std::move(process)); }
+
+void Agent::onEvent(EventPtr event) {
+  event->set_node(node_);
+  event->set_seq(++seq_);
+  cache_.enrich(*event);
+  ++stats_.events;
+  for (auto& sink : sinks_) {
+    if (auto st = sink->write(*event); !st) {
+      ++stats_.sink_errors;
+      spdlog::warn("sink {}: {}", sink->name(), st.error().message());
+    }
+  }
+}
+
+void Agent::flushSinks() {
+  for (auto& sink : sinks_) {
+    if (auto st = sink->flush(); !st) {
+      ++stats_.sink_errors;
+      spdlog::warn("sink {}: {}", sink->name(), st.error().message());
+    }
+  }
+  last_flush_ = std::chrono::steady_clock::now();
+}
+
+void Agent::periodic() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_flush_ >= kFlushEvery) {
+    flushSinks();
+  }
+  if (now - last_sweep_ >= kSweepEvery) {
+    cache_.sweep(bootNowNs());
+    last_sweep_ = now;
+  }
+  if (config_.stats_interval_seconds > 0 &&
+      now - last_stats_ >= std::chrono::seconds(config_.stats_interval_seconds)) {
+    logStats();
+    last_stats_ = now;
+  }
+}
+
+Result<int> Agent::pollOnce(int timeout_ms) {
+  auto n = process_->poll(timeout_ms);
+  if (!n) {
+    return n.error();
+  }
+  if (*n == 0) {
+    flushSinks();
+  }
+  periodic();
+  return n;
+}
+
+Status Agent::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto n = pollOnce(100);
+    if (!n) {
+      shutdown();
+      return n.error();
+    }
+  }
+  shutdown();
+  return okStatus();
+}
+
+void Agent::shutdown() {
+  if (shut_down_ || !process_) {
+    return;
+  }
+  shut_down_ = true;
+  process_->stop();
+  flushSinks();
+  logStats();
+}
+
+void Agent::logStats() const {
+  const auto& ps = process_->stats();
+  auto cs = cache_.stats();
+  std::string kernel;
+  if (auto counters = process_->kernelCounters()) {
+    for (int i = 0; i < VIGIL_CNT_MAX; ++i) {
+      kernel += fmt::format(" {}={}", loader::kernelCounterName(i), (*counters)[size_t(i)]);
+    }
+  } else {
+    kernel = " unreadable: " + counters.error().message();
+  }
+  spdlog::info("stats: events={} sink_errors={} exec={} fork={} exit={} snapshot={} decode_errors={} "
+               "cache_entries={} cache_evicted={} parent_misses={} | kernel:{}",
+               stats_.events, stats_.sink_errors, ps.records[0], ps.records[1], ps.records[2], ps.records[3],
+               ps.decode_errors, cs.entries, cs.evicted, cs.parent_misses, kernel);
+}
+
+} // namespace vigil

@@ -1,0 +1,187 @@
+#include "agent/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace vigil {
+namespace {
+
+using process::HookMode;
+using process::SnapshotMode;
+
+class Reader {
+public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  Error error(const YAML::Node& node, std::string_view msg) const {
+    auto mark = node.Mark();
+    if (mark.line < 0) {
+      return makeError("{}: {}", source_, msg);
+    }
+    return makeError("{}:{}:{}: {}", source_, mark.line + 1, mark.column + 1, msg);
+  }
+
+  // Checks node is a map whose keys are all in allowed.
+  Status checkMap(const YAML::Node& node, std::string_view where, const std::set<std::string>& allowed) const {
+    if (!node.IsMap()) {
+      return error(node, fmt::format("{} must be a mapping", where));
+    }
+    for (const auto& kv : node) {
+      auto key = kv.first.as<std::string>();
+      if (!allowed.count(key)) {
+        std::string names;
+        for (const auto& a : allowed) {
+          names += names.empty() ? a : ", " + a;
+        }
+        return error(kv.first, fmt::format("unknown key '{}' in {} (known: {})", key, where, names));
+      }
+    }
+    return okStatus();
+  }
+
+  template <class T> Status get(const YAML::Node& map, const char* key, T& out, std::string_view what) const {
+    YAML::Node n = map[key];
+    if (!n) {
+      return okStatus();
+    }
+    if (!n.IsScalar()) {
+      return error(n, fmt::format("{} must be {}", key, what));
+    }
+    try {
+      out = n.as<T>();
+    } catch (const YAML::Exception&) {
+      return error(n, fmt::format("{} must be {}, got '{}'", key, what, n.Scalar()));
+    }
+    return okStatus();
+  }
+
+private:
+  std::string source_;
+};
+
+#define VIGIL_TRY(expr)                                                                                      \
+  do {                                                                                                       \
+    if (auto _st = (expr); !_st) {                                                                           \
+      return _st.error();                                                                                    \
+    }                                                                                                        \
+  } while (0)
+
+} // namespace
+
+Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string& source, AgentConfig base) {
+  Reader r(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    return makeError("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
+  }
+  if (root.IsNull()) {
+    return base; // empty file: defaults
+  }
+  AgentConfig c = std::move(base);
+  VIGIL_TRY(r.checkMap(root, "the top level",
+                       {"node_name", "log_level", "libbpf_debug", "report_self", "stats_interval_seconds",
+                        "output", "process", "cache"}));
+  VIGIL_TRY(r.get(root, "node_name", c.node_name, "a string"));
+  VIGIL_TRY(r.get(root, "log_level", c.log_level, "a string"));
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (!levels.count(c.log_level)) {
+    return r.error(root["log_level"], fmt::format("log_level '{}' is not one of trace, debug, info, warn, error",
+                                                  c.log_level));
+  }
+  VIGIL_TRY(r.get(root, "libbpf_debug", c.libbpf_debug, "true or false"));
+  VIGIL_TRY(r.get(root, "report_self", c.report_self, "true or false"));
+  VIGIL_TRY(r.get(root, "stats_interval_seconds", c.stats_interval_seconds, "a number of seconds"));
+
+  if (YAML::Node out = root["output"]) {
+    VIGIL_TRY(r.checkMap(out, "output", {"stdout"}));
+    VIGIL_TRY(r.get(out, "stdout", c.output.stdout_json, "true or false"));
+  }
+  if (YAML::Node p = root["process"]) {
+    VIGIL_TRY(r.checkMap(p, "process",
+                         {"hooks", "snapshot", "argv_max_bytes", "ring_buffer_bytes", "pid_map_entries"}));
+    std::string hooks(process::hookModeName(c.process.hooks));
+    VIGIL_TRY(r.get(p, "hooks", hooks, "a string"));
+    auto mode = process::parseHookMode(hooks);
+    if (!mode) {
+      return r.error(p["hooks"], mode.error().message());
+    }
+    c.process.hooks = *mode;
+    if (p["snapshot"]) {
+      std::string snap;
+      VIGIL_TRY(r.get(p, "snapshot", snap, "a string"));
+      auto smode = process::parseSnapshotMode(snap);
+      if (!smode) {
+        return r.error(p["snapshot"], smode.error().message());
+      }
+      c.process.snapshot = *smode;
+    }
+    VIGIL_TRY(r.get(p, "argv_max_bytes", c.process.argv_max, "a number of bytes"));
+    if (c.process.argv_max == 0 || c.process.argv_max > 32768) {
+      return r.error(p["argv_max_bytes"],
+                     fmt::format("argv_max_bytes {} must be between 1 and 32768", c.process.argv_max));
+    }
+    VIGIL_TRY(r.get(p, "ring_buffer_bytes", c.process.ring_bytes, "a number of bytes"));
+    uint32_t rb = c.process.ring_bytes;
+    if (rb < 4096 || (rb & (rb - 1)) != 0) {
+      return r.error(p["ring_buffer_bytes"],
+                     fmt::format("ring_buffer_bytes {} must be a power of two, at least 4096", rb));
+    }
+    VIGIL_TRY(r.get(p, "pid_map_entries", c.process.proc_map_entries, "a number"));
+    if (c.process.proc_map_entries < 1024) {
+      return r.error(p["pid_map_entries"], "pid_map_entries must be at least 1024");
+    }
+  }
+  if (YAML::Node cache = root["cache"]) {
+    VIGIL_TRY(r.checkMap(cache, "cache", {"max_entries", "ended_ttl_seconds"}));
+    VIGIL_TRY(r.get(cache, "max_entries", c.cache.max_entries, "a number"));
+    if (c.cache.max_entries < 1024) {
+      return r.error(cache["max_entries"], "max_entries must be at least 1024");
+    }
+    VIGIL_TRY(r.get(cache, "ended_ttl_seconds", c.cache.ended_ttl_seconds, "a number of seconds"));
+  }
+  return c;
+}
+
+Result<AgentConfig> loadAgentConfig(const std::string& path, AgentConfig base) {
+  std::ifstream in(path);
+  if (!in) {
+    return makeError("cannot read config file {}", path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseAgentConfig(text.str(), path, std::move(base));
+}
+
+std::string renderAgentConfig(const AgentConfig& c) {
+  auto snapshot = [](SnapshotMode m) {
+    return m == SnapshotMode::Auto ? "auto" : m == SnapshotMode::Iterator ? "iterator" : "proc";
+  };
+  return fmt::format(R"(node_name: "{}"
+log_level: {}
+libbpf_debug: {}
+report_self: {}
+stats_interval_seconds: {}
+output:
+  stdout: {}
+process:
+  hooks: {}
+  snapshot: {}
+  argv_max_bytes: {}
+  ring_buffer_bytes: {}
+  pid_map_entries: {}
+cache:
+  max_entries: {}
+  ended_ttl_seconds: {}
+)",
+                     c.node_name, c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
+                     c.output.stdout_json, process::hookModeName(c.process.hooks), snapshot(c.process.snapshot),
+                     c.process.argv_max, c.process.ring_bytes, c.process.proc_map_entries, c.cache.max_entries,
+                     c.cache.ended_ttl_seconds);
+}
+
+} // namespace vigil

@@ -1,0 +1,42 @@
+#pragma once
+
+// Agent configuration: embedded defaults, optionally a YAML file, then
+// command-line flags, in that order of precedence (docs/configuration.md).
+
+#include "collectors/process/process_bpf.h"
+#include "vigil/status.h"
+
+#include <cstdint>
+#include <string>
+
+namespace vigil {
+
+struct AgentConfig {
+  std::string node_name; // empty: the host name
+  std::string log_level = "info"; // trace, debug, info, warn, error
+  bool libbpf_debug = false; // libbpf's debug log (verifier output) into ours
+  bool report_self = false; // report the agent's own processes
+  uint32_t stats_interval_seconds = 60; // log counters this often; 0 disables
+
+  struct Output {
+    bool stdout_json = false; // one JSON object per event per line on stdout
+  } output;
+
+  process::ProcessBpfOptions process;
+
+  struct Cache {
+    uint64_t max_entries = 65536;
+    uint32_t ended_ttl_seconds = 30;
+  } cache;
+};
+
+// Parses YAML text; source names it in errors ("agent.yaml:12:3: ...").
+// Unknown keys and wrongly typed values are errors.
+Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string& source,
+                                     AgentConfig base = {});
+Result<AgentConfig> loadAgentConfig(const std::string& path, AgentConfig base = {});
+
+// The configuration as YAML, every key present (for --print-config).
+std::string renderAgentConfig(const AgentConfig& config);
+
+} // namespace vigil

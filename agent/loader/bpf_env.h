@@ -1,0 +1,30 @@
+#pragma once
+
+// What every BPF-loading part of the agent needs from the host before the
+// first program loads: tracefs and bpffs mounted, the memlock limit raised
+// where the kernel still charges it, and libbpf's log routed through spdlog.
+
+#include "vigil/status.h"
+
+#include <string>
+
+namespace vigil::loader {
+
+struct BpfEnvReport {
+  bool tracefs_mounted_by_us = false;
+  bool bpffs_mounted_by_us = false;
+  bool memlock_raised = false;
+  std::string memlock_warning; // why the raise failed, when it did
+};
+
+// Sends libbpf's messages to spdlog: warnings and info always, debug only
+// when verbose.
+void routeLibbpfLogToSpdlog(bool verbose);
+
+// Mounts tracefs at /sys/kernel/tracing and bpffs at /sys/fs/bpf when they
+// are missing (needs CAP_SYS_ADMIN), and tries to lift RLIMIT_MEMLOCK. Only a
+// failed mount that is needed is an error; a failed memlock raise is a
+// warning (kernels >= 5.11 charge BPF memory to the cgroup instead).
+Result<BpfEnvReport> prepareBpfEnvironment();
+
+} // namespace vigil::loader

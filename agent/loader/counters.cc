@@ -1,0 +1,53 @@
+#include "agent/loader/counters.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace vigil::loader {
+
+std::string_view kernelCounterName(int counter) {
+  switch (counter) {
+  case VIGIL_CNT_RB_FULL_EXEC:
+    return "ringbuf_full_exec";
+  case VIGIL_CNT_RB_FULL_FORK:
+    return "ringbuf_full_fork";
+  case VIGIL_CNT_RB_FULL_EXIT:
+    return "ringbuf_full_exit";
+  case VIGIL_CNT_SCRATCH_MISS:
+    return "scratch_miss";
+  case VIGIL_CNT_ARGV_READ_FAIL:
+    return "argv_read_fail";
+  case VIGIL_CNT_PROC_MAP_MISS:
+    return "proc_map_miss";
+  case VIGIL_CNT_PROC_MAP_UPDATE_FAIL:
+    return "proc_map_update_fail";
+  case VIGIL_CNT_ITER_WRITE_FAIL:
+    return "iter_write_fail";
+  default:
+    return "unknown";
+  }
+}
+
+Result<KernelCounters> readKernelCounters(int map_fd) {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    return makeError("cannot count possible CPUs: {}", strerror(-ncpu));
+  }
+  KernelCounters out{};
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  for (uint32_t key = 0; key < VIGIL_CNT_MAX; ++key) {
+    if (bpf_map_lookup_elem(map_fd, &key, per_cpu.data()) != 0) {
+      return makeError("reading kernel counter {}: {}", kernelCounterName(int(key)), strerror(errno));
+    }
+    for (uint64_t v : per_cpu) {
+      out[key] += v;
+    }
+  }
+  return out;
+}
+
+} // namespace vigil::loader

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Base layer of the BPF helpers: includes, the per-object counter map and
+ * the ring buffer every capture domain writes to. Includes nothing above it.
+ */
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "shared/common.h"
+
+/* Records to user space. Size is set by user space before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} vigil_events SEC(".maps");
+
+/* enum vigil_counter slots, summed over CPUs by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} vigil_counters SEC(".maps");
+
+static __always_inline void vigil_count(__u32 counter)
+{
+	__u64 *slot = bpf_map_lookup_elem(&vigil_counters, &counter);
+
+	if (slot)
+		*slot += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void vigil_fill_header(struct vigil_event_header *hdr, __u16 kind,
+					      __u16 version, __u32 size)
+{
+	hdr->kind = kind;
+	hdr->version = version;
+	hdr->size = size;
+	hdr->ktime_ns = bpf_ktime_get_boot_ns();
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->pad = 0;
+}
+
+/* Copies a finished record into the ring buffer; counts it when the ring is full. */
+static __always_inline void vigil_submit(void *record, __u64 size, __u16 kind)
+{
+	if (bpf_ringbuf_output(&vigil_events, record, size, 0) != 0)
+		vigil_count(VIGIL_RB_FULL_COUNTER(kind));
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Kernel/user contract shared by every capture domain.
+ *
+ * This directory is the only part of bpf/ that C++ includes. Everything here
+ * uses fixed-width types and fixed arrays, explicit padding, and pins its
+ * layout with _Static_assert so clang-bpf and g++ check the same thing.
+ */
+#pragma once
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+/* Layout checks that both clang-bpf (C) and g++ (C++) evaluate. */
+#ifdef __cplusplus
+#define VIGIL_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define VIGIL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* Every record in a Vigil ring buffer starts with this header. */
+enum vigil_event_kind {
+	VIGIL_EV_EXEC = 1, /* a process image started (sched_process_exec) */
+	VIGIL_EV_FORK = 2, /* a new process (not a thread) was created */
+	VIGIL_EV_EXIT = 3, /* the last thread of a process exited */
+	VIGIL_EV_SNAPSHOT = 4, /* a process that existed when the agent started (task iterator) */
+	VIGIL_EV_KIND_MAX = 5,
+};
+
+struct vigil_event_header {
+	__u16 kind; /* enum vigil_event_kind */
+	__u16 version; /* layout version of this kind; bumped on incompatible change */
+	__u32 size; /* bytes of the whole record, header included */
+	__u64 ktime_ns; /* CLOCK_BOOTTIME ns when the kernel captured it */
+	__u32 cpu; /* CPU that captured it */
+	__u32 pad; /* explicit padding, always 0 */
+};
+
+VIGIL_STATIC_ASSERT(sizeof(struct vigil_event_header) == 24, "vigil_event_header size");
+VIGIL_STATIC_ASSERT(__builtin_offsetof(struct vigil_event_header, ktime_ns) == 8, "ktime_ns offset");
+
+/*
+ * Kernel-side counters, one slot each in a per-CPU array map named
+ * "vigil_counters" in every object. User space sums the CPUs and exports
+ * them; nothing the kernel side drops goes uncounted.
+ */
+enum vigil_counter {
+	VIGIL_CNT_RB_FULL_EXEC = 0, /* exec record lost: ring buffer full */
+	VIGIL_CNT_RB_FULL_FORK = 1, /* fork record lost: ring buffer full */
+	VIGIL_CNT_RB_FULL_EXIT = 2, /* exit record lost: ring buffer full */
+	VIGIL_CNT_SCRATCH_MISS = 3, /* per-CPU scratch lookup failed: record lost */
+	VIGIL_CNT_ARGV_READ_FAIL = 4, /* argv could not be read from the new image (record sent without it) */
+	VIGIL_CNT_PROC_MAP_MISS = 5, /* parent missing from the process map (evicted or raced start): id derived from start time */
+	VIGIL_CNT_PROC_MAP_UPDATE_FAIL = 6, /* process map update failed */
+	VIGIL_CNT_ITER_WRITE_FAIL = 7, /* task iterator could not write a snapshot record */
+	VIGIL_CNT_MAX = 8,
+};
+
+/* Maps a record kind to its "ring buffer full" counter. */
+#define VIGIL_RB_FULL_COUNTER(kind)                                      \
+	((kind) == VIGIL_EV_EXEC ? VIGIL_CNT_RB_FULL_EXEC :              \
+	 (kind) == VIGIL_EV_FORK ? VIGIL_CNT_RB_FULL_FORK :              \
+				   VIGIL_CNT_RB_FULL_EXIT)

@@ -1,0 +1,221 @@
+#include "collectors/process/process_bpf.h"
+
+#include "process.skel.h"
+#include "shared/process.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+#include <vector>
+
+namespace vigil::process {
+namespace {
+
+bool isPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
+
+} // namespace
+
+Result<HookMode> parseHookMode(std::string_view text) {
+  if (text == "auto") {
+    return HookMode::Auto;
+  }
+  if (text == "tp_btf" || text == "btf") {
+    return HookMode::Btf;
+  }
+  if (text == "tracepoint") {
+    return HookMode::Tracepoint;
+  }
+  return makeError("unknown hook mode '{}' (expected auto, tp_btf or tracepoint)", text);
+}
+
+Result<SnapshotMode> parseSnapshotMode(std::string_view text) {
+  if (text == "auto") {
+    return SnapshotMode::Auto;
+  }
+  if (text == "iterator") {
+    return SnapshotMode::Iterator;
+  }
+  if (text == "proc") {
+    return SnapshotMode::Proc;
+  }
+  return makeError("unknown snapshot mode '{}' (expected auto, iterator or proc)", text);
+}
+
+std::string_view hookModeName(HookMode mode) {
+  switch (mode) {
+  case HookMode::Auto:
+    return "auto";
+  case HookMode::Btf:
+    return "tp_btf";
+  case HookMode::Tracepoint:
+    return "tracepoint";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& options) {
+  if (!isPowerOfTwo(options.ring_bytes) || options.ring_bytes < uint32_t(getpagesize())) {
+    return makeError("ring buffer size {} must be a power of two of at least {} bytes", options.ring_bytes,
+                     getpagesize());
+  }
+  if (options.argv_max == 0 || options.argv_max > 32768) {
+    return makeError("argv bound {} must be between 1 and 32768 bytes", options.argv_max);
+  }
+
+  std::vector<HookMode> families;
+  if (options.hooks == HookMode::Auto) {
+    families = {HookMode::Btf, HookMode::Tracepoint};
+  } else {
+    families = {options.hooks};
+  }
+  std::vector<bool> iterator_choices;
+  if (options.snapshot == SnapshotMode::Auto) {
+    iterator_choices = {true, false};
+  } else {
+    iterator_choices = {options.snapshot == SnapshotMode::Iterator};
+  }
+
+  std::string failures;
+  for (HookMode family : families) {
+    for (bool with_iterator : iterator_choices) {
+      auto loaded = tryLoad(options, family, with_iterator);
+      if (loaded) {
+        spdlog::info("process hooks: {}{}; processes at start from {}", hookModeName(family),
+                     failures.empty() ? "" : " (after fallback)",
+                     with_iterator ? "the BPF task iterator" : "/proc");
+        return loaded;
+      }
+      spdlog::warn("process hooks: {} with{} task iterator failed: {}", hookModeName(family),
+                   with_iterator ? "" : "out", loaded.error().message());
+      failures += fmt::format("{}{}{}: {}", failures.empty() ? "" : "; ", hookModeName(family),
+                              with_iterator ? "+iterator" : "", loaded.error().message());
+    }
+  }
+  return makeError("no process hook family loaded: {}", failures);
+}
+
+Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions& options, HookMode hooks,
+                                                        bool with_iterator) {
+  std::unique_ptr<ProcessBpf> self(new ProcessBpf());
+  self->hooks_ = hooks;
+  self->has_iterator_ = with_iterator;
+
+  self->skel_ = process_bpf__open();
+  if (!self->skel_) {
+    return makeError("open: {}", errnoText(errno));
+  }
+  auto* skel = self->skel_;
+  skel->rodata->argv_max = options.argv_max;
+  skel->rodata->self_tgid = options.self_tgid;
+
+  bool btf = hooks == HookMode::Btf;
+  bpf_program__set_autoload(skel->progs.vigil_exec_btf, btf);
+  bpf_program__set_autoload(skel->progs.vigil_fork_btf, btf);
+  bpf_program__set_autoload(skel->progs.vigil_exit_btf, btf);
+  bpf_program__set_autoload(skel->progs.vigil_exec_tp, !btf);
+  bpf_program__set_autoload(skel->progs.vigil_fork_tp, !btf);
+  bpf_program__set_autoload(skel->progs.vigil_exit_tp, !btf);
+  bpf_program__set_autoload(skel->progs.vigil_task_iter, with_iterator);
+  bpf_program__set_autoattach(skel->progs.vigil_task_iter, false);
+
+  if (int err = bpf_map__set_max_entries(skel->maps.vigil_events, options.ring_bytes); err != 0) {
+    return makeError("ring buffer size {}: {}", options.ring_bytes, errnoText(err));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.vigil_procs, options.proc_map_entries); err != 0) {
+    return makeError("process map size {}: {}", options.proc_map_entries, errnoText(err));
+  }
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    return makeError("cannot count possible CPUs: {}", errnoText(ncpu));
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.vigil_exec_heap, uint32_t(ncpu)); err != 0) {
+    return makeError("exec scratch size: {}", errnoText(err));
+  }
+  if (int err = process_bpf__load(skel); err != 0) {
+    return makeError("load: {}", errnoText(err));
+  }
+  if (int err = process_bpf__attach(skel); err != 0) {
+    return makeError("attach: {}", errnoText(err));
+  }
+  return self;
+}
+
+ProcessBpf::~ProcessBpf() {
+  if (skel_) {
+    process_bpf__destroy(skel_);
+  }
+}
+
+void ProcessBpf::detach() { process_bpf__detach(skel_); }
+
+int ProcessBpf::ringFd() const { return bpf_map__fd(skel_->maps.vigil_events); }
+int ProcessBpf::countersFd() const { return bpf_map__fd(skel_->maps.vigil_counters); }
+int ProcessBpf::procsFd() const { return bpf_map__fd(skel_->maps.vigil_procs); }
+
+Status ProcessBpf::iterateTasks(const std::function<void(std::span<const uint8_t>)>& callback) {
+  if (!has_iterator_) {
+    return makeError("the task iterator is not loaded");
+  }
+  bpf_link* link = bpf_program__attach_iter(skel_->progs.vigil_task_iter, nullptr);
+  if (!link) {
+    return makeError("attach task iterator: {}", errnoText(errno));
+  }
+  int fd = bpf_iter_create(bpf_link__fd(link));
+  if (fd < 0) {
+    int err = errno;
+    bpf_link__destroy(link);
+    return makeError("create task iterator: {}", errnoText(err));
+  }
+
+  // Records are whole in each read() except across buffer ends; accumulate
+  // and split by each header's size.
+  std::vector<uint8_t> buf;
+  std::vector<uint8_t> chunk(64 * 1024);
+  Status status;
+  for (;;) {
+    ssize_t n = read(fd, chunk.data(), chunk.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) {
+        continue;
+      }
+      status = makeError("read task iterator: {}", errnoText(errno));
+      break;
+    }
+    if (n == 0) {
+      break;
+    }
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + n);
+    size_t off = 0;
+    while (buf.size() - off >= sizeof(vigil_event_header)) {
+      vigil_event_header hdr;
+      std::memcpy(&hdr, buf.data() + off, sizeof(hdr));
+      if (hdr.size < sizeof(hdr)) {
+        status = makeError("task iterator record at byte {} claims size {}", off, hdr.size);
+        break;
+      }
+      if (buf.size() - off < hdr.size) {
+        break;
+      }
+      callback(std::span<const uint8_t>(buf.data() + off, hdr.size));
+      off += hdr.size;
+    }
+    if (!status) {
+      break;
+    }
+    buf.erase(buf.begin(), buf.begin() + long(off));
+  }
+  close(fd);
+  bpf_link__destroy(link);
+  if (status && !buf.empty()) {
+    return makeError("task iterator ended inside a record ({} bytes left)", buf.size());
+  }
+  return status;
+}
+
+} // namespace vigil::process

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package Vigil's build, run and tests need. Idempotent:
+# when everything is already installed it changes nothing and does not touch
+# the network.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # BPF: clang-19 for better BPF codegen, libbpf + bpftool for loading and skeletons
+  clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev
+  # libraries
+  libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # used by tests and the run script
+  procps util-linux iproute2
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup.sh: must run as root (installs Debian packages)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup.sh: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
