@@ -1,1 +1,230 @@
+// The vigil-agent binary as a user runs it: flags, config file, JSON lines on
+// stdout, clean shutdown on SIGTERM.
+
+#include "agent/sinks/json.h"
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace vigil::test {
+namespace {
+
+// A child process with its stdout and stderr on pipes.
+class AgentProcess {
+public:
+  explicit AgentProcess(std::vector<std::string> args) {
+    int out[2], err[2];
+    if (pipe(out) != 0 || pipe(err) != 0) {
+      throw std::runtime_error("pipe");
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      close(out[0]);
+      close(err[0]);
+      std::vector<char*> argv;
+      std::string bin = VIGIL_AGENT_BIN;
+      argv.push_back(bin.data());
+      for (auto& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    out_ = out[0];
+    err_ = err[0];
+    fcntl(out_, F_SETFL, O_NONBLOCK);
+    fcntl(err_, F_SETFL, O_NONBLOCK);
+  }
+
+  ~AgentProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(out_);
+    close(err_);
+  }
+
+  pid_t pid() const { return pid_; }
+
+  // Reads whatever is available into the buffers, waiting up to timeout_ms.
+  void pump(int timeout_ms) {
+    pollfd fds[2] = {{out_, POLLIN, 0}, {err_, POLLIN, 0}};
+    if (::poll(fds, 2, timeout_ms) <= 0) {
+      return;
+    }
+    char buf[65536];
+    for (int i = 0; i < 2; ++i) {
+      ssize_t n;
+      while ((n = read(fds[i].fd, buf, sizeof(buf))) > 0) {
+        (i == 0 ? stdout_ : stderr_).append(buf, size_t(n));
+      }
+    }
+  }
+
+  bool waitForStderr(const std::string& text, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (stderr_.find(text) != std::string::npos) {
+        return true;
+      }
+      if (exitedNow()) {
+        pump(0);
+        return stderr_.find(text) != std::string::npos;
+      }
+      pump(100);
+    }
+    return false;
+  }
+
+  // Complete stdout lines parsed as events (every line must parse).
+  std::vector<Event> events() {
+    std::vector<Event> out;
+    size_t start = 0;
+    for (size_t nl; (nl = stdout_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      Event e;
+      auto st = parseJson(stdout_.substr(start, nl - start), e);
+      EXPECT_TRUE(st) << st.error().message();
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  // Waits for exit; returns the raw status, or -1 on timeout.
+  int waitExit(std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pump(50);
+      if (exitedNow()) {
+        pump(0);
+        return status_;
+      }
+    }
+    return -1;
+  }
+
+  const std::string& err() const { return stderr_; }
+  const std::string& out() const { return stdout_; }
+
+private:
+  bool exitedNow() {
+    if (!exited_ && waitpid(pid_, &status_, WNOHANG) == pid_) {
+      exited_ = true;
+    }
+    return exited_;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1;
+  std::string stdout_, stderr_;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+TEST(AgentBinary, StreamsJsonEventsAndStopsCleanly) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root: the agent loads BPF programs";
+  }
+  AgentProcess agent({"--stdout", "--stats-interval", "0", "--node-name", "e2e-node"});
+  ASSERT_TRUE(agent.waitForStderr("capturing", std::chrono::seconds(30))) << agent.err();
+
+  const std::string marker = "e2e-marker-" + std::to_string(getpid());
+  pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/true", "/bin/true", marker.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    agent.pump(100);
+    for (const auto& e : agent.events()) {
+      if (e.has_exec() && e.exec().process().args_size() == 2 && e.exec().process().args(1) == marker) {
+        seen = true;
+        EXPECT_EQ(e.node(), "e2e-node");
+        EXPECT_EQ(e.exec().process().pid(), uint32_t(child));
+        EXPECT_EQ(e.exec().process().binary(), "/usr/bin/true");
+      }
+    }
+  }
+  ASSERT_TRUE(seen) << "no exec event with " << marker << " on stdout; stderr:\n" << agent.err();
+
+  ASSERT_EQ(kill(agent.pid(), SIGTERM), 0);
+  int agent_status = agent.waitExit(std::chrono::seconds(20));
+  ASSERT_NE(agent_status, -1) << "agent did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(agent_status) && WEXITSTATUS(agent_status) == 0) << agent.err();
+  EXPECT_NE(agent.err().find("stopped cleanly"), std::string::npos);
+
+  // Everything before the stop was drained; sequence numbers have no gaps;
+  // the agent never reported itself.
+  bool exit_seen = false;
+  uint64_t expect_seq = 0;
+  for (const auto& e : agent.events()) {
+    if (expect_seq == 0) {
+      expect_seq = e.seq();
+    }
+    EXPECT_EQ(e.seq(), expect_seq++);
+    if (e.has_exit() && e.exit().process().pid() == uint32_t(child)) {
+      exit_seen = true;
+      EXPECT_EQ(e.exit().exit_code(), 0);
+    }
+    for (const Process* p : {&e.exec().process(), &e.fork().process(), &e.exit().process()}) {
+      EXPECT_NE(p->pid(), uint32_t(agent.pid()));
+    }
+  }
+  EXPECT_TRUE(exit_seen);
+}
+
+TEST(AgentBinary, BadConfigFailsWithFileAndLine) {
+  char path[] = "/tmp/vigil-e2e-config-XXXXXX.yaml";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  std::string yaml = "log_level: info\nprocess:\n  argv_max_bytes: 4096\n  argvmax: 12\n";
+  ASSERT_EQ(write(fd, yaml.data(), yaml.size()), ssize_t(yaml.size()));
+  close(fd);
+  AgentProcess agent({"--config", path, "--stdout"});
+  int status = agent.waitExit(std::chrono::seconds(20));
+  unlink(path);
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(agent.err().find(std::string(path) + ":4:"), std::string::npos) << agent.err();
+  EXPECT_NE(agent.err().find("argvmax"), std::string::npos) << agent.err();
+}
+
+TEST(AgentBinary, FlagsOverrideFileInEffectiveConfig) {
+  char path[] = "/tmp/vigil-e2e-config-XXXXXX.yaml";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  std::string yaml = "process:\n  argv_max_bytes: 1000\n  hooks: tracepoint\n";
+  ASSERT_EQ(write(fd, yaml.data(), yaml.size()), ssize_t(yaml.size()));
+  close(fd);
+  AgentProcess agent({"--config", path, "--argv-max", "2048", "--print-config"});
+  int status = agent.waitExit(std::chrono::seconds(20));
+  unlink(path);
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(agent.out().find("argv_max_bytes: 2048"), std::string::npos) << agent.out();
+  EXPECT_NE(agent.out().find("hooks: tracepoint"), std::string::npos) << agent.out();
+  EXPECT_NE(agent.out().find("stdout: false"), std::string::npos) << agent.out();
+}
+
+} // namespace
+} // namespace vigil::test
