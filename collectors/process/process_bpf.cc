@@ -97,7 +97,10 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& 
                               with_iterator ? "+iterator" : "", loaded.error().message());
     }
   }
-  return makeError("no process hook family loaded: {}", failures);
+  return makeError("no process hook family loaded: {}{}", failures,
+                   failures.find("not permitted") != std::string::npos
+                       ? " (loading tracing programs needs CAP_BPF and CAP_PERFMON, or root)"
+                       : "");
 }
 
 Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions& options, HookMode hooks,
