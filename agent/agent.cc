@@ -25,6 +25,9 @@ uint64_t bootNowNs() {
 }
 
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+// Upper bound on delivery latency when the kernel side does not wake us
+// (fewer than process.wakeup_bytes unread).
+constexpr int kPollTimeoutMs = 50;
 constexpr auto kSweepEvery = std::chrono::seconds(5);
 
 } // namespace
@@ -122,7 +125,7 @@ Result<int> Agent::pollOnce(int timeout_ms) {
 
 Status Agent::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
-    auto n = pollOnce(100);
+    auto n = pollOnce(kPollTimeoutMs);
     if (!n) {
       shutdown();
       return n.error();

@@ -103,7 +103,8 @@ Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string&
   }
   if (YAML::Node p = root["process"]) {
     VIGIL_TRY(r.checkMap(p, "process",
-                         {"hooks", "snapshot", "argv_max_bytes", "ring_buffer_bytes", "pid_map_entries"}));
+                         {"hooks", "snapshot", "argv_max_bytes", "ring_buffer_bytes", "wakeup_bytes",
+                          "pid_map_entries"}));
     std::string hooks(process::hookModeName(c.process.hooks));
     VIGIL_TRY(r.get(p, "hooks", hooks, "a string"));
     auto mode = process::parseHookMode(hooks);
@@ -130,6 +131,12 @@ Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string&
     if (rb < 4096 || (rb & (rb - 1)) != 0) {
       return r.error(p["ring_buffer_bytes"],
                      fmt::format("ring_buffer_bytes {} must be a power of two, at least 4096", rb));
+    }
+    VIGIL_TRY(r.get(p, "wakeup_bytes", c.process.wakeup_bytes, "a number of bytes"));
+    if (c.process.wakeup_bytes >= c.process.ring_bytes) {
+      return r.error(p["wakeup_bytes"] ? p["wakeup_bytes"] : p,
+                     fmt::format("wakeup_bytes {} must be below ring_buffer_bytes {}", c.process.wakeup_bytes,
+                                 c.process.ring_bytes));
     }
     VIGIL_TRY(r.get(p, "pid_map_entries", c.process.proc_map_entries, "a number"));
     if (c.process.proc_map_entries < 1024) {
@@ -173,6 +180,7 @@ process:
   snapshot: {}
   argv_max_bytes: {}
   ring_buffer_bytes: {}
+  wakeup_bytes: {}
   pid_map_entries: {}
 cache:
   max_entries: {}
@@ -180,7 +188,7 @@ cache:
 )",
                      c.node_name, c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
                      c.output.stdout_json, process::hookModeName(c.process.hooks), snapshot(c.process.snapshot),
-                     c.process.argv_max, c.process.ring_bytes, c.process.proc_map_entries, c.cache.max_entries,
+                     c.process.argv_max, c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries, c.cache.max_entries,
                      c.cache.ended_ttl_seconds);
 }
 

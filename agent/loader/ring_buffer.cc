@@ -30,8 +30,10 @@ int RingBuffer::onRecord(void* ctx, void* data, size_t size) {
 
 Result<int> RingBuffer::poll(int timeout_ms) {
   int n = ring_buffer__poll(rb_, timeout_ms);
-  if (n == -EINTR) {
-    return 0;
+  if (n == 0 || n == -EINTR) {
+    // ring_buffer__poll only reads rings that signalled; producers that
+    // suppress wakeups (BPF_RB_NO_WAKEUP) leave records behind a timeout.
+    n = ring_buffer__consume(rb_);
   }
   if (n < 0) {
     return makeError("ring buffer poll: {}", strerror(-n));

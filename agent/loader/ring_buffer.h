@@ -24,8 +24,8 @@ public:
   RingBuffer(const RingBuffer&) = delete;
   RingBuffer& operator=(const RingBuffer&) = delete;
 
-  // Waits up to timeout_ms, then consumes every available record. Returns
-  // the number consumed. EINTR is not an error (returns 0).
+  // Waits up to timeout_ms for a wakeup, then consumes every available
+  // record, woken or not. Returns the number consumed. EINTR is not an error.
   Result<int> poll(int timeout_ms);
   // Consumes what is available now without waiting.
   Result<int> drain();

@@ -45,9 +45,28 @@ static __always_inline void vigil_fill_header(struct vigil_event_header *hdr, __
 	hdr->pad = 0;
 }
 
+/*
+ * Consumer wakeup policy, set by user space before load. Waking the consumer
+ * is an irq_work (a self-IPI): in a VM it costs tens of microseconds, several
+ * times the rest of a hook (bench/results/exec_storm.md). With a threshold,
+ * a record wakes user space only when it makes the unread data cross it; the
+ * consumer's poll timeout bounds the latency of quieter periods.
+ * 0 keeps the kernel's default (wake when the ring was empty).
+ */
+const volatile __u64 vigil_wakeup_bytes = 0;
+
 /* Copies a finished record into the ring buffer; counts it when the ring is full. */
 static __always_inline void vigil_submit(void *record, __u64 size, __u16 kind)
 {
-	if (bpf_ringbuf_output(&vigil_events, record, size, 0) != 0)
+	__u64 flags = 0;
+
+	if (vigil_wakeup_bytes) {
+		__u64 unread = bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA);
+
+		flags = (unread < vigil_wakeup_bytes && unread + size >= vigil_wakeup_bytes) ?
+				BPF_RB_FORCE_WAKEUP :
+				BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&vigil_events, record, size, flags) != 0)
 		vigil_count(VIGIL_RB_FULL_COUNTER(kind));
 }

@@ -64,6 +64,10 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& 
     return makeError("ring buffer size {} must be a power of two of at least {} bytes", options.ring_bytes,
                      getpagesize());
   }
+  if (options.wakeup_bytes >= options.ring_bytes) {
+    return makeError("wakeup threshold {} must be below the ring buffer size {}", options.wakeup_bytes,
+                     options.ring_bytes);
+  }
   if (options.argv_max == 0 || options.argv_max > 32768) {
     return makeError("argv bound {} must be between 1 and 32768 bytes", options.argv_max);
   }
@@ -116,6 +120,7 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions&
   auto* skel = self->skel_;
   skel->rodata->argv_max = options.argv_max;
   skel->rodata->self_tgid = options.self_tgid;
+  skel->rodata->vigil_wakeup_bytes = options.wakeup_bytes;
 
   bool btf = hooks == HookMode::Btf;
   bpf_program__set_autoload(skel->progs.vigil_exec_btf, btf);

@@ -37,6 +37,7 @@ struct ProcessBpfOptions {
   uint32_t argv_max = 4096; // bytes of argv captured per exec
   uint32_t self_tgid = 0; // never report this process; 0 reports everything
   uint32_t ring_bytes = 8u << 20; // ring buffer size, power of two, >= page size
+  uint32_t wakeup_bytes = 128u << 10; // wake user space when unread data crosses this; 0: every record
   uint32_t proc_map_entries = 65536; // pid -> exec_id LRU size
 };
 

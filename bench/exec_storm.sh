@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Exec storm: N fork+exec of /bin/true, with no agent (baseline) and with the
+# agent running (stdout to a file), alternating RUNS times. Reports:
+#   - execs/s with and without the agent, and their ratio (same session);
+#   - whether every exec was captured (exec events carrying the run's marker);
+#   - kernel cost per event of each Vigil program from bpf_stats
+#     (run_time_ns / run_cnt, kernel.bpf_stats_enabled=1 during agent runs).
+# Usage (root): bench/exec_storm.sh [N=5000] [RUNS=3]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${VIGIL_BUILD_DIR:-$root/build}
+n=${1:-5000}
+runs=${2:-3}
+"$root/scripts/build.sh" vigil-agent vigil_exec_loop >/dev/null
+loop=$build/bench/vigil_exec_loop
+agent=$build/vigil-agent
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+prev_stats=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+trap 'sysctl -qw kernel.bpf_stats_enabled=$prev_stats; rm -rf "$work"' EXIT
+
+echo "exec storm: N=$n, runs=$runs, $(nproc) CPUs, kernel $(uname -r)"
+for r in $(seq 1 "$runs"); do
+  base=$("$loop" "$n" "base-$r")
+  marker="storm-$r-$$"
+  "$agent" --stdout --stats-interval 0 >"$work/events.$r" 2>"$work/agent.$r" &
+  apid=$!
+  for _ in $(seq 1 100); do grep -q capturing "$work/agent.$r" && break; sleep 0.1; done
+  with=$("$loop" "$n" "$marker")
+  # Per-program kernel cost while the agent is still loaded.
+  bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("name", "").startswith("vigil_") and p.get("run_cnt"):
+        print("  bpf_stats %-16s run_cnt=%-8d avg_ns=%.0f" % (p["name"], p["run_cnt"], p["run_time_ns"] / p["run_cnt"]))
+' >"$work/bpfstats.$r"
+  kill -TERM "$apid"; wait "$apid"
+  # Exec events of the storm's children: args ["/bin/true", marker, i].
+  execs=$(grep '"exec":' "$work/events.$r" | grep -c "\"args\":\[\"/bin/true\",\"$marker\"" || true)
+  read -r _ bsecs brate <<<"$base"
+  read -r _ wsecs wrate <<<"$with"
+  ratio=$(python3 -c "print(f'{$wrate/$brate:.3f}')")
+  echo "run $r: baseline ${brate} execs/s, with agent ${wrate} execs/s, ratio ${ratio}; exec events captured ${execs}/${n}"
+  cat "$work/bpfstats.$r"
+  grep -o 'ringbuf_full_exec=[0-9]*\|decode_errors=[0-9]*' "$work/agent.$r" | tail -2 | tr '\n' ' '; echo
+done
