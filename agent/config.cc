@@ -30,7 +30,10 @@ public:
       return error(node, fmt::format("{} must be a mapping", where));
     }
     for (const auto& kv : node) {
-      auto key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) {
+        return error(kv.first, fmt::format("keys in {} must be plain names", where));
+      }
+      auto key = kv.first.Scalar();
       if (!allowed.count(key)) {
         std::string names;
         for (const auto& a : allowed) {
@@ -71,7 +74,9 @@ private:
 
 } // namespace
 
-Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string& source, AgentConfig base) {
+namespace {
+
+Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& source, AgentConfig base) {
   Reader r(source);
   YAML::Node root;
   try {
@@ -134,9 +139,11 @@ Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string&
     }
     VIGIL_TRY(r.get(p, "wakeup_bytes", c.process.wakeup_bytes, "a number of bytes"));
     if (c.process.wakeup_bytes >= c.process.ring_bytes) {
-      return r.error(p["wakeup_bytes"] ? p["wakeup_bytes"] : p,
-                     fmt::format("wakeup_bytes {} must be below ring_buffer_bytes {}", c.process.wakeup_bytes,
-                                 c.process.ring_bytes));
+      if (p["wakeup_bytes"]) {
+        return r.error(p["wakeup_bytes"], fmt::format("wakeup_bytes {} must be below ring_buffer_bytes {}",
+                                                      c.process.wakeup_bytes, c.process.ring_bytes));
+      }
+      c.process.wakeup_bytes = c.process.ring_bytes / 4; // a small ring with the default threshold
     }
     VIGIL_TRY(r.get(p, "pid_map_entries", c.process.proc_map_entries, "a number"));
     if (c.process.proc_map_entries < 1024) {
@@ -154,6 +161,17 @@ Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string&
   return c;
 }
 
+} // namespace
+
+Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string& source, AgentConfig base) {
+  try {
+    return parseChecked(yaml, source, std::move(base));
+  } catch (const YAML::Exception& e) {
+    // Anything the checks above did not anticipate still names its place.
+    return makeError("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
+  }
+}
+
 Result<AgentConfig> loadAgentConfig(const std::string& path, AgentConfig base) {
   std::ifstream in(path);
   if (!in) {
@@ -164,11 +182,27 @@ Result<AgentConfig> loadAgentConfig(const std::string& path, AgentConfig base) {
   return parseAgentConfig(text.str(), path, std::move(base));
 }
 
+std::string yamlQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
 std::string renderAgentConfig(const AgentConfig& c) {
   auto snapshot = [](SnapshotMode m) {
     return m == SnapshotMode::Auto ? "auto" : m == SnapshotMode::Iterator ? "iterator" : "proc";
   };
-  return fmt::format(R"(node_name: "{}"
+  return fmt::format(R"(node_name: {}
 log_level: {}
 libbpf_debug: {}
 report_self: {}
@@ -186,7 +220,7 @@ cache:
   max_entries: {}
   ended_ttl_seconds: {}
 )",
-                     c.node_name, c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
+                     yamlQuote(c.node_name), c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
                      c.output.stdout_json, process::hookModeName(c.process.hooks), snapshot(c.process.snapshot),
                      c.process.argv_max, c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries, c.cache.max_entries,
                      c.cache.ended_ttl_seconds);

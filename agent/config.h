@@ -36,6 +36,9 @@ Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string&
                                      AgentConfig base = {});
 Result<AgentConfig> loadAgentConfig(const std::string& path, AgentConfig base = {});
 
+// text as a double-quoted YAML scalar (escapes quotes, backslashes, controls).
+std::string yamlQuote(std::string_view text);
+
 // The configuration as YAML, every key present (for --print-config).
 std::string renderAgentConfig(const AgentConfig& config);
 

@@ -71,12 +71,12 @@ int main(int argc, char** argv) {
   if (stdout_json) overrides += fmt::format("output: {{stdout: {}}}\n", *stdout_json);
   if (report_self) overrides += fmt::format("report_self: {}\n", *report_self);
   if (libbpf_debug) overrides += fmt::format("libbpf_debug: {}\n", *libbpf_debug);
-  if (node_name) overrides += fmt::format("node_name: \"{}\"\n", *node_name);
-  if (log_level) overrides += fmt::format("log_level: \"{}\"\n", *log_level);
+  if (node_name) overrides += fmt::format("node_name: {}\n", vigil::yamlQuote(*node_name));
+  if (log_level) overrides += fmt::format("log_level: {}\n", vigil::yamlQuote(*log_level));
   if (stats_interval) overrides += fmt::format("stats_interval_seconds: {}\n", *stats_interval);
   std::string process_overrides;
-  if (hooks) process_overrides += fmt::format("hooks: \"{}\", ", *hooks);
-  if (snapshot) process_overrides += fmt::format("snapshot: \"{}\", ", *snapshot);
+  if (hooks) process_overrides += fmt::format("hooks: {}, ", vigil::yamlQuote(*hooks));
+  if (snapshot) process_overrides += fmt::format("snapshot: {}, ", vigil::yamlQuote(*snapshot));
   if (argv_max) process_overrides += fmt::format("argv_max_bytes: {}, ", *argv_max);
   if (ring_bytes) process_overrides += fmt::format("ring_buffer_bytes: {}, ", *ring_bytes);
   if (!process_overrides.empty()) {

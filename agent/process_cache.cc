@@ -53,7 +53,7 @@ std::vector<const Process*> ProcessCache::ancestors(std::string_view exec_id, si
   return chain;
 }
 
-const Process* ProcessCache::parentOf(const Process& process) {
+const Process* ProcessCache::parentOf(Process& process) {
   if (!process.parent_exec_id().empty()) {
     if (const Process* p = find(process.parent_exec_id())) {
       ++stats_.parent_hits;
@@ -61,9 +61,11 @@ const Process* ProcessCache::parentOf(const Process& process) {
     }
   }
   // The parent's id can be off when the kernel map lost it; its pid is not.
+  // Adopt the live image's id so the event and the cache agree.
   if (process.ppid() != 0) {
     if (const Process* p = findByPid(process.ppid())) {
       ++stats_.parent_hits;
+      process.set_parent_exec_id(p->exec_id());
       return p;
     }
   }
@@ -78,6 +80,11 @@ void ProcessCache::insert(Process process) {
   if (!inserted) {
     // The same image seen again (snapshot raced an exec): keep the richer
     // record, keep the bookkeeping.
+    if (e.ended) {
+      if (Entry* parent = lookup(e.process.parent_exec_id())) {
+        ++parent->children; // end() released it
+      }
+    }
     e.process = std::move(process);
     e.ended = false;
     current_[e.process.pid()] = id;
@@ -146,7 +153,7 @@ void ProcessCache::enrich(Event& event) {
   uint64_t now = event.ktime_ns();
   if (event.has_exec()) {
     auto* exec = event.mutable_exec();
-    const Process& proc = exec->process();
+    Process& proc = *exec->mutable_process();
     if (const Process* parent = parentOf(proc)) {
       *exec->mutable_parent() = *parent;
     }

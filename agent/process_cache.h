@@ -73,7 +73,9 @@ private:
   };
 
   Entry* lookup(std::string_view exec_id);
-  const Process* parentOf(const Process& process);
+  // The parent image of process; when found only by ppid, process's
+  // parent_exec_id is corrected to it.
+  const Process* parentOf(Process& process);
   void insert(Process process);
   void end(Entry& entry, uint64_t now_ns);
   void remove(std::unordered_map<std::string, Entry>::iterator it);

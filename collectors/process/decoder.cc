@@ -172,8 +172,14 @@ BootClock BootClock::measure() {
 
 void BootClock::toTimestamp(uint64_t boot_ns, google::protobuf::Timestamp& out) const {
   int64_t wall = int64_t(boot_ns) + offset_ns_;
-  out.set_seconds(wall / 1000000000);
-  out.set_nanos(int32_t(wall % 1000000000));
+  int64_t secs = wall / 1000000000;
+  int64_t nanos = wall % 1000000000;
+  if (nanos < 0) { // floor, so nanos stays in [0, 1e9) as Timestamp requires
+    nanos += 1000000000;
+    --secs;
+  }
+  out.set_seconds(secs);
+  out.set_nanos(int32_t(nanos));
 }
 
 std::string formatExecId(uint32_t pid, uint64_t id_ns) { return fmt::format("{:016x}{:08x}", id_ns, pid); }

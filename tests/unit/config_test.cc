@@ -273,3 +273,33 @@ TEST(ConfigTest, LoadNamesTheFileInErrors) {
 
 } // namespace
 } // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST(ConfigRegressionTest, NonScalarKeysAreErrorsNotCrashes) {
+  for (const char* yaml : {"[a]: 1\n", "? [a, b]\n: 1\n", "process:\n  ? {x: 1}\n  : 2\n"}) {
+    std::string err = parseError(yaml);
+    EXPECT_THAT(err, StartsWith("file.yaml:")) << yaml;
+  }
+}
+
+TEST(ConfigRegressionTest, QuotesAndControlsInNodeNameRoundTrip) {
+  AgentConfig c;
+  c.node_name = "a\"b\\c\td";
+  AgentConfig back = parseOk(renderAgentConfig(c));
+  EXPECT_EQ(back.node_name, c.node_name);
+  AgentConfig flag = parseOk("node_name: " + yamlQuote("x\"y") + "\n");
+  EXPECT_EQ(flag.node_name, "x\"y");
+}
+
+TEST(ConfigRegressionTest, SmallRingAloneClampsTheDefaultWakeup) {
+  AgentConfig c = parseOk("process: {ring_buffer_bytes: 65536, }\n");
+  EXPECT_EQ(c.process.ring_bytes, 65536u);
+  EXPECT_LT(c.process.wakeup_bytes, c.process.ring_bytes);
+  EXPECT_THAT(parseError("process: {ring_buffer_bytes: 65536, wakeup_bytes: 65536}\n"),
+              AllOf(HasSubstr("file.yaml:1:"), HasSubstr("wakeup_bytes")));
+}
+
+} // namespace
+} // namespace vigil

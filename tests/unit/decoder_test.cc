@@ -728,3 +728,16 @@ TEST(RecordKindNameTest, NamesEveryKind) {
 
 } // namespace
 } // namespace vigil::process
+
+namespace vigil::process {
+namespace {
+
+TEST(BootClockRegressionTest, NegativeWallTimeFloorsToValidNanos) {
+  google::protobuf::Timestamp ts;
+  BootClock(-2'000'000'000LL).toTimestamp(500'000'000ULL, ts);
+  EXPECT_EQ(ts.seconds(), -2);
+  EXPECT_EQ(ts.nanos(), 500'000'000);
+}
+
+} // namespace
+} // namespace vigil::process

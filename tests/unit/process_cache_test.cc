@@ -411,3 +411,48 @@ TEST(ProcessCacheCapTest, EntriesStayBoundedWhenAllAreLive) {
 
 } // namespace
 } // namespace vigil
+
+namespace vigil {
+namespace {
+
+TEST(ProcessCacheRegressionTest, ParentFoundByPpidIsAdoptedSoAncestryAndPinningWork) {
+  ProcessCache cache(ProcessCacheOptions{.max_entries = 1000, .ended_ttl_ns = kTtl});
+  // Parent exec'd at 1 s; the child's kernel-side parent id is wrong (99 s).
+  Event parent_exec = execEvent(image(100, 1 * kSecond, 1, 0, "/usr/bin/bash", {"bash"}), 1 * kSecond);
+  cache.enrich(parent_exec);
+  Event fork = forkEvent(101, 2 * kSecond, 100, 99 * kSecond, 2 * kSecond);
+  cache.enrich(fork);
+  EXPECT_EQ(fork.fork().process().parent_exec_id(), idOf(100, 1 * kSecond));
+  auto chain = cache.ancestors(idOf(101, 2 * kSecond));
+  ASSERT_EQ(chain.size(), 1u);
+  EXPECT_EQ(chain[0]->pid(), 100u);
+  // The parent exits; the live child keeps it resolvable past its TTL.
+  Event parent_exit = exitEvent(parent_exec.exec().process(), 3 * kSecond);
+  cache.enrich(parent_exit);
+  cache.sweep(13 * kSecond + 1);
+  EXPECT_THAT(cache.find(idOf(100, 1 * kSecond)), NotNull());
+}
+
+TEST(ProcessCacheRegressionTest, ImageSeenAgainAfterEndingDoesNotUnpinItsParent) {
+  ProcessCache cache(ProcessCacheOptions{.max_entries = 1000, .ended_ttl_ns = kTtl});
+  Process g = image(10, 1 * kSecond, 1, 0, "/g", {"g"});
+  Process a = image(11, 2 * kSecond, 10, 1 * kSecond, "/a", {"a"});
+  Process b = image(12, 3 * kSecond, 10, 1 * kSecond, "/b", {"b"});
+  cache.addExisting(Process(g));
+  cache.addExisting(Process(a));
+  cache.addExisting(Process(b));
+  cache.finishSnapshot();
+  Event a_exit = exitEvent(a, 4 * kSecond);
+  cache.enrich(a_exit);
+  cache.addExisting(Process(a));
+  Event a_exit_again = exitEvent(a, 5 * kSecond);
+  cache.enrich(a_exit_again);
+  Event g_exit = exitEvent(g, 6 * kSecond);
+  cache.enrich(g_exit);
+  cache.sweep(100 * kSecond);
+  // b is alive and names g as parent: g stays.
+  EXPECT_THAT(cache.find(g.exec_id()), NotNull());
+}
+
+} // namespace
+} // namespace vigil
