@@ -25,7 +25,7 @@ const volatile __u32 self_tgid = 0; /* the agent's own pid: never reported; 0 = 
  * cwd paths appended to the scratch data at pos. Returns the new end of data.
  */
 static __always_inline __u32 fill_image(struct vigil_exec_event *ev, struct task_struct *task,
-					__u32 pos)
+					__u32 scratch_user, __u32 pos)
 {
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
@@ -36,7 +36,7 @@ static __always_inline __u32 fill_image(struct vigil_exec_event *ev, struct task
 	if (exe) {
 		ev->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
 		ev->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-		ev->exe_len = vigil_path_walk(&exe->f_path, pos, &truncated);
+		ev->exe_len = vigil_path_walk(&exe->f_path, scratch_user, pos, &truncated);
 		if (truncated)
 			ev->flags |= VIGIL_EXEC_F_EXE_TRUNC;
 		pos += ev->exe_len;
@@ -46,7 +46,7 @@ static __always_inline __u32 fill_image(struct vigil_exec_event *ev, struct task
 		ev->flags |= VIGIL_EXEC_F_NO_EXE;
 	}
 	if (fs) {
-		ev->cwd_len = vigil_path_walk(&fs->pwd, pos, &truncated);
+		ev->cwd_len = vigil_path_walk(&fs->pwd, scratch_user, pos, &truncated);
 		if (truncated)
 			ev->flags |= VIGIL_EXEC_F_CWD_TRUNC;
 		pos += ev->cwd_len;
@@ -93,7 +93,7 @@ static __always_inline int on_exec(struct task_struct *task, const char *filenam
 
 	if (self_tgid && tgid == self_tgid)
 		return 0;
-	s = vigil_exec_scratch();
+	s = vigil_exec_scratch(VIGIL_SCRATCH_HOOK);
 	if (!s)
 		return 0;
 	ev = &s->ev;
@@ -127,7 +127,7 @@ static __always_inline int on_exec(struct task_struct *task, const char *filenam
 	ev->argv_len = len;
 	pos = len;
 
-	pos = fill_image(ev, task, pos);
+	pos = fill_image(ev, task, VIGIL_SCRATCH_HOOK, pos);
 
 	ev->filename_len = 0;
 	if (filename) {
@@ -280,7 +280,7 @@ int vigil_task_iter(struct bpf_iter__task *ctx)
 
 	if (!task || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
 		return 0;
-	s = vigil_exec_scratch();
+	s = vigil_exec_scratch(VIGIL_SCRATCH_ITER);
 	if (!s)
 		return 0;
 	ev = &s->ev;
@@ -297,7 +297,7 @@ int vigil_task_iter(struct bpf_iter__task *ctx)
 	ev->flags = 0;
 	ev->argv_len = 0;
 	ev->filename_len = 0;
-	pos = fill_image(ev, task, 0);
+	pos = fill_image(ev, task, VIGIL_SCRATCH_ITER, 0);
 
 	__u64 size = sizeof(s->ev) + (__u64)pos;
 	if (size > sizeof(s->ev) + 3 * VIGIL_PATH_CAP)

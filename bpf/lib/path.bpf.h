@@ -21,7 +21,7 @@ struct vigil_path_walk {
 	__u32 pos; /* data offset where the walk started */
 	__u32 written; /* bytes written so far */
 	__u32 truncated; /* 1 until the walk reaches a root */
-	__u32 pad;
+	__u32 scratch_user; /* enum vigil_scratch_user: whose slot data goes to */
 };
 
 /* One component; returns 1 to stop the loop. Copies w's pointers into
@@ -64,7 +64,7 @@ static long vigil_path_step(__u32 index, void *arg)
 		return 1; /* no room for another component */
 	at = w->pos + w->written;
 	barrier_var(at); /* keep clang from dropping the mask below */
-	s = vigil_exec_scratch();
+	s = vigil_exec_scratch(w->scratch_user);
 	if (!s)
 		return 1;
 	name = BPF_CORE_READ(dentry, d_name.name);
@@ -81,7 +81,8 @@ static long vigil_path_step(__u32 index, void *arg)
  * Returns the bytes written; sets *truncated when the walk stopped before
  * reaching a root (depth or size bound).
  */
-static __always_inline __u32 vigil_path_walk(const struct path *path, __u32 pos, __u32 *truncated)
+static __always_inline __u32 vigil_path_walk(const struct path *path, __u32 scratch_user, __u32 pos,
+					     __u32 *truncated)
 {
 	struct vigil_path_walk w = {};
 
@@ -90,6 +91,7 @@ static __always_inline __u32 vigil_path_walk(const struct path *path, __u32 pos,
 	w.mnt = container_of(w.vfsmnt, struct mount, mnt);
 	w.pos = pos;
 	w.truncated = 1;
+	w.scratch_user = scratch_user;
 	if (!w.dentry || !w.vfsmnt) {
 		*truncated = 1;
 		return 0;

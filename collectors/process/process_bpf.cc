@@ -142,7 +142,9 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions&
   if (ncpu <= 0) {
     return makeError("cannot count possible CPUs: {}", errnoText(ncpu));
   }
-  if (int err = bpf_map__set_max_entries(skel->maps.vigil_exec_heap, uint32_t(ncpu)); err != 0) {
+  skel->rodata->vigil_nr_cpus = uint32_t(ncpu);
+  // One slot per CPU for the hooks, one per CPU for the task iterator.
+  if (int err = bpf_map__set_max_entries(skel->maps.vigil_exec_heap, 2 * uint32_t(ncpu)); err != 0) {
     return makeError("exec scratch size: {}", errnoText(err));
   }
   if (int err = process_bpf__load(skel); err != 0) {

@@ -303,3 +303,17 @@ TEST(ConfigRegressionTest, SmallRingAloneClampsTheDefaultWakeup) {
 
 } // namespace
 } // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The shipped example documents every key at its default: it must parse, and
+// to exactly the built-in defaults.
+TEST(ConfigExampleTest, DeployExampleIsTheDefaults) {
+  auto loaded = loadAgentConfig(std::string(VIGIL_SOURCE_DIR) + "/deploy/agent.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  EXPECT_EQ(fieldsOf(*loaded), fieldsOf(AgentConfig{}));
+}
+
+} // namespace
+} // namespace vigil
