@@ -192,33 +192,41 @@ TEST(AgentBinary, StreamsJsonEventsAndStopsCleanly) {
   EXPECT_TRUE(exit_seen);
 }
 
+// A config file under /tmp, removed when the test ends.
+class TempConfig {
+public:
+  explicit TempConfig(const std::string& yaml) {
+    char tmpl[] = "/tmp/vigil-e2e-config-XXXXXX.yaml";
+    int fd = mkstemps(tmpl, 5);
+    if (fd < 0 || write(fd, yaml.data(), yaml.size()) != ssize_t(yaml.size())) {
+      throw std::runtime_error("cannot write a temporary config");
+    }
+    close(fd);
+    path_ = tmpl;
+  }
+  ~TempConfig() { unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
 TEST(AgentBinary, BadConfigFailsWithFileAndLine) {
-  char path[] = "/tmp/vigil-e2e-config-XXXXXX.yaml";
-  int fd = mkstemps(path, 5);
-  ASSERT_GE(fd, 0);
-  std::string yaml = "log_level: info\nprocess:\n  argv_max_bytes: 4096\n  argvmax: 12\n";
-  ASSERT_EQ(write(fd, yaml.data(), yaml.size()), ssize_t(yaml.size()));
-  close(fd);
+  TempConfig config("log_level: info\nprocess:\n  argv_max_bytes: 4096\n  argvmax: 12\n");
+  const std::string& path = config.path();
   AgentProcess agent({"--config", path, "--stdout"});
   int status = agent.waitExit(std::chrono::seconds(20));
-  unlink(path);
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2);
-  EXPECT_NE(agent.err().find(std::string(path) + ":4:"), std::string::npos) << agent.err();
+  EXPECT_NE(agent.err().find(path + ":4:"), std::string::npos) << agent.err();
   EXPECT_NE(agent.err().find("argvmax"), std::string::npos) << agent.err();
 }
 
 TEST(AgentBinary, FlagsOverrideFileInEffectiveConfig) {
-  char path[] = "/tmp/vigil-e2e-config-XXXXXX.yaml";
-  int fd = mkstemps(path, 5);
-  ASSERT_GE(fd, 0);
-  std::string yaml = "process:\n  argv_max_bytes: 1000\n  hooks: tracepoint\n";
-  ASSERT_EQ(write(fd, yaml.data(), yaml.size()), ssize_t(yaml.size()));
-  close(fd);
-  AgentProcess agent({"--config", path, "--argv-max", "2048", "--print-config"});
+  TempConfig config("process:\n  argv_max_bytes: 1000\n  hooks: tracepoint\n");
+  AgentProcess agent({"--config", config.path(), "--argv-max", "2048", "--print-config"});
   int status = agent.waitExit(std::chrono::seconds(20));
-  unlink(path);
   ASSERT_NE(status, -1);
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_NE(agent.out().find("argv_max_bytes: 2048"), std::string::npos) << agent.out();
