@@ -401,6 +401,72 @@ TEST_P(ProcessTest, OwnActivityIsNotReportedUnlessAsked) {
   }
 }
 
+TEST_P(ProcessTest, ThreadsAreNotProcessesAndTheLastThreadReportsTheExit) {
+  AgentHarness h(config());
+  pid_t pid = spawn({{VIGIL_TEST_THREADS_BIN}});
+  int status = waitStatus(pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 7);
+  auto exit = h.sink().waitFor(exitOf(pid));
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit().exit_code(), 7);
+  EXPECT_NE(exit->exit().process().tid(), uint32_t(pid)) << "the leader left first; a worker thread ends it";
+  EXPECT_EQ(exit->exit().process().binary(), realPath(VIGIL_TEST_THREADS_BIN));
+  h.stop();
+  int exits = 0, forks = 0;
+  for (const auto& e : h.sink().snapshot()) {
+    if (e.has_exit() && e.exit().process().pid() == uint32_t(pid)) {
+      ++exits;
+    }
+    if (e.has_fork() && e.fork().process().ppid() == uint32_t(pid)) {
+      ++forks; // a thread reported as a child process
+    }
+  }
+  EXPECT_EQ(exits, 1);
+  EXPECT_EQ(forks, 0);
+}
+
+// No silent loss: with a ring far too small and nobody reading, records are
+// dropped in the kernel, and every drop is counted by kind.
+TEST_P(ProcessTest, RingBufferOverflowIsCountedByKind) {
+  AgentConfig c = config();
+  c.process.ring_bytes = 4096;
+  c.process.wakeup_bytes = 1024;
+  std::vector<EventSinkPtr> sinks;
+  auto capture = std::make_unique<CaptureSink>();
+  CaptureSink* sink = capture.get();
+  sinks.push_back(std::move(capture));
+  auto agent = Agent::create(c, std::move(sinks));
+  ASSERT_TRUE(agent) << agent.error().message();
+  ASSERT_TRUE((*agent)->start());
+
+  constexpr int kRuns = 40; // each exec record is ~300 bytes: the ring holds a handful
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kRuns; ++i) {
+    pid_t pid = spawn({{"/bin/true", "overflow"}});
+    ASSERT_EQ(waitStatus(pid), 0);
+    pids.push_back(pid);
+  }
+  auto counters = (*agent)->processCollector().kernelCounters();
+  ASSERT_TRUE(counters);
+  uint64_t lost_exec = (*counters)[VIGIL_CNT_RB_FULL_EXEC];
+  EXPECT_GT(lost_exec, 0u);
+  EXPECT_GT((*counters)[VIGIL_CNT_RB_FULL_EXIT], 0u);
+
+  (*agent)->shutdown(); // delivers what the ring held
+  uint64_t delivered_exec = 0;
+  for (pid_t pid : pids) {
+    if (sink->waitFor(execOf(pid), std::chrono::milliseconds(0))) {
+      ++delivered_exec;
+    }
+  }
+  EXPECT_GT(delivered_exec, 0u);
+  // Every exec is either delivered or counted as lost (the count may also
+  // include other processes' execs on this machine, never fewer).
+  EXPECT_GE(delivered_exec + lost_exec, uint64_t(kRuns));
+  EXPECT_LT(delivered_exec, uint64_t(kRuns));
+}
+
 INSTANTIATE_TEST_SUITE_P(Hooks, ProcessTest,
                          ::testing::Values(process::HookMode::Btf, process::HookMode::Tracepoint),
                          [](const auto& info) { return std::string(process::hookModeName(info.param)); });
