@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <string>
@@ -166,6 +168,61 @@ TEST(JsonTest, UnknownFieldIsAnError) {
 TEST(JsonTest, WrongTypeIsAnError) {
   Event event;
   EXPECT_FALSE(parseJson(R"({"exec":{"process":{"pid":"many"}}})", event).ok());
+}
+
+} // namespace
+} // namespace vigil
+
+namespace vigil {
+namespace {
+
+// The same JSON value (keys, values, defaults) as protobuf's own printer.
+google::protobuf::Struct asStruct(const std::string& json) {
+  google::protobuf::Struct s;
+  auto st = google::protobuf::util::JsonStringToMessage(json, &s);
+  EXPECT_TRUE(st.ok()) << st.ToString() << "\n" << json;
+  return s;
+}
+
+std::string protobufPrinter(const Event& e) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(e, &out, options).ok());
+  return out;
+}
+
+TEST(JsonRendererTest, SameJsonValueAsProtobufsPrinter) {
+  for (int32_t nanos : {0, 5'000'000, 5'000, 5, 999'999'999}) {
+    for (Event e : {execEvent(), exitEvent()}) {
+      e.mutable_time()->set_nanos(nanos);
+      if (e.has_exit()) {
+        e.mutable_exit()->mutable_duration()->set_seconds(2);
+        e.mutable_exit()->mutable_duration()->set_nanos(nanos);
+      }
+      Process* p = e.has_exec() ? e.mutable_exec()->mutable_process() : e.mutable_exit()->mutable_process();
+      p->add_args("ctl\x01\x7f\n\t\\ \xc3\xa9 \xe2\x82\xac");
+      std::string ours;
+      ASSERT_TRUE(renderJson(e, ours));
+      EXPECT_TRUE(MessageDifferencer::Equals(asStruct(ours), asStruct(protobufPrinter(e))))
+          << "ours:   " << ours << "\nproto:  " << protobufPrinter(e);
+      Event back;
+      ASSERT_TRUE(parseJson(ours, back));
+      EXPECT_TRUE(MessageDifferencer::Equals(back, e));
+    }
+  }
+}
+
+TEST(JsonRendererTest, NegativeDurationAndOutOfRangeTimestamp) {
+  Event e = exitEvent();
+  e.mutable_exit()->mutable_duration()->set_seconds(-1);
+  e.mutable_exit()->mutable_duration()->set_nanos(-500'000'000);
+  std::string ours;
+  ASSERT_TRUE(renderJson(e, ours));
+  EXPECT_THAT(ours, HasSubstr("\"duration\":\"-1.500s\""));
+  e.mutable_time()->set_seconds(300'000'000'000LL);
+  EXPECT_FALSE(renderJson(e, ours));
 }
 
 } // namespace

@@ -1,0 +1,161 @@
+// User-space cost per record: decoding ring buffer records into events, and
+// rendering them as JSON, against a baseline that only copies the bytes.
+//   build/bench/vigil_decode_bench [--benchmark_filter=...]
+
+#include "agent/process_cache.h"
+#include "agent/sinks/json.h"
+#include "collectors/process/decoder.h"
+#include "shared/process.h"
+
+#include <benchmark/benchmark.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using vigil::Event;
+using vigil::process::BootClock;
+using vigil::process::Decoder;
+
+void fillTask(vigil_task_info& t, uint32_t pid) {
+  t.pid = pid;
+  t.tid = pid;
+  t.ppid = 1;
+  t.start_ns = 1000000000ULL;
+  t.exec_id = 1000000001ULL;
+  t.parent_exec_id = 10000000ULL;
+  t.cgroup_id = 1;
+  t.cap_effective = 0;
+  t.cap_permitted = 0;
+  t.uid = t.gid = t.euid = t.egid = 1000;
+  t.auid = 1000;
+  t.pidns = t.mntns = t.netns = 4026531836u;
+  std::strncpy(t.comm, "curl", sizeof(t.comm));
+}
+
+// A typical exec record: 4 args, a 3-component binary path, a 2-component cwd.
+std::vector<uint8_t> execRecord() {
+  const std::string argv("curl\0-s\0https://example.com/api\0-o\0", 35);
+  const std::string exe("curl\0bin\0usr\0", 13);
+  const std::string cwd("alice\0home\0", 11);
+  const std::string filename("/usr/bin/curl\0", 14);
+  vigil_exec_event ev{};
+  fillTask(ev.task, 4242);
+  ev.exe_ino = 1234;
+  ev.exe_dev = (254u << 20) | 1;
+  ev.argv_len = uint32_t(argv.size());
+  ev.exe_len = uint32_t(exe.size());
+  ev.cwd_len = uint32_t(cwd.size());
+  ev.filename_len = uint32_t(filename.size());
+  std::vector<uint8_t> out(sizeof(ev));
+  for (const auto* part : {&argv, &exe, &cwd, &filename}) {
+    out.insert(out.end(), part->begin(), part->end());
+  }
+  ev.hdr = {VIGIL_EV_EXEC, VIGIL_EXEC_VERSION, uint32_t(out.size()), 2000000000ULL, 0, 0};
+  std::memcpy(out.data(), &ev, sizeof(ev));
+  return out;
+}
+
+std::vector<uint8_t> exitRecord() {
+  vigil_exit_event ev{};
+  fillTask(ev.task, 4242);
+  ev.exit_code = 3 << 8;
+  ev.hdr = {VIGIL_EV_EXIT, VIGIL_EXIT_VERSION, uint32_t(sizeof(ev)), 2000000000ULL, 0, 0};
+  std::vector<uint8_t> out(sizeof(ev));
+  std::memcpy(out.data(), &ev, sizeof(ev));
+  return out;
+}
+
+void BM_CopyOnly(benchmark::State& state) {
+  auto rec = execRecord();
+  std::vector<uint8_t> dst(rec.size());
+  for (auto _ : state) {
+    std::memcpy(dst.data(), rec.data(), rec.size());
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CopyOnly);
+
+void BM_DecodeExec(benchmark::State& state) {
+  Decoder decoder(BootClock(0));
+  auto rec = execRecord();
+  for (auto _ : state) {
+    auto event = std::make_unique<Event>();
+    auto kind = decoder.decode(rec, *event);
+    benchmark::DoNotOptimize(kind.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeExec);
+
+void BM_DecodeExit(benchmark::State& state) {
+  Decoder decoder(BootClock(0));
+  auto rec = exitRecord();
+  for (auto _ : state) {
+    auto event = std::make_unique<Event>();
+    auto kind = decoder.decode(rec, *event);
+    benchmark::DoNotOptimize(kind.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeExit);
+
+void BM_DecodeEnrichRenderExec(benchmark::State& state) {
+  Decoder decoder(BootClock(0));
+  vigil::ProcessCache cache;
+  auto rec = execRecord();
+  std::string json;
+  for (auto _ : state) {
+    auto event = std::make_unique<Event>();
+    (void)decoder.decode(rec, *event);
+    cache.enrich(*event);
+    auto st = vigil::renderJson(*event, json);
+    benchmark::DoNotOptimize(st.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeEnrichRenderExec);
+
+void BM_RenderJsonExec(benchmark::State& state) {
+  Decoder decoder(BootClock(0));
+  auto rec = execRecord();
+  Event event;
+  (void)decoder.decode(rec, event);
+  std::string json;
+  for (auto _ : state) {
+    auto st = vigil::renderJson(event, json);
+    benchmark::DoNotOptimize(st.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = double(json.size());
+}
+BENCHMARK(BM_RenderJsonExec);
+
+// Baseline for the renderer: protobuf's own JSON printer, same options.
+void BM_RenderJsonExecProtobufPrinter(benchmark::State& state) {
+  Decoder decoder(BootClock(0));
+  auto rec = execRecord();
+  Event event;
+  (void)decoder.decode(rec, event);
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  for (auto _ : state) {
+    json.clear();
+    auto st = google::protobuf::util::MessageToJsonString(event, &json, options);
+    benchmark::DoNotOptimize(st.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = double(json.size());
+}
+BENCHMARK(BM_RenderJsonExecProtobufPrinter);
+
+} // namespace
+
+BENCHMARK_MAIN();
