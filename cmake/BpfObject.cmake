@@ -19,8 +19,12 @@ endif()
 execute_process(COMMAND ${VIGIL_BPF_CLANG} --version OUTPUT_VARIABLE _clang_ver_out)
 string(REGEX MATCH "clang version ([0-9]+)" _m "${_clang_ver_out}")
 set(VIGIL_BPF_CLANG_VERSION ${CMAKE_MATCH_1})
-if(NOT VIGIL_BPF_CLANG_VERSION OR VIGIL_BPF_CLANG_VERSION LESS VIGIL_BPF_MIN_CLANG)
-  message(FATAL_ERROR "${VIGIL_BPF_CLANG} is version '${VIGIL_BPF_CLANG_VERSION}': "
+if(NOT VIGIL_BPF_CLANG_VERSION)
+  message(FATAL_ERROR "${VIGIL_BPF_CLANG} does not say 'clang version N' in --version: "
+                      "BPF programs need clang >= ${VIGIL_BPF_MIN_CLANG}. Run scripts/setup.sh.")
+endif()
+if(VIGIL_BPF_CLANG_VERSION LESS VIGIL_BPF_MIN_CLANG)
+  message(FATAL_ERROR "${VIGIL_BPF_CLANG} is clang ${VIGIL_BPF_CLANG_VERSION}: "
                       "BPF programs need clang >= ${VIGIL_BPF_MIN_CLANG}. Run scripts/setup.sh.")
 endif()
 if(VIGIL_BPF_CLANG_VERSION LESS 19)

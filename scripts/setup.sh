@@ -17,11 +17,6 @@ PACKAGES=(
   procps util-linux iproute2
 )
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "setup.sh: must run as root (installs Debian packages)" >&2
-  exit 1
-fi
-
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -32,6 +27,11 @@ done
 if ((${#missing[@]} == 0)); then
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
   exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
 fi
 
 echo "setup.sh: installing ${missing[*]}"
