@@ -60,7 +60,7 @@ public:
           if (k > 0) {
             out_ += ',';
           }
-          if (auto st = repeatedValue(msg, r, f, k); !st) {
+          if (auto st = value(msg, r, f, k); !st) {
             return st;
           }
         }
@@ -74,72 +74,41 @@ public:
   }
 
 private:
-  Status value(const Message& msg, const Reflection* r, const FieldDescriptor* f) {
+  // Field f of msg: the singular value when index < 0, else element index.
+  Status value(const Message& msg, const Reflection* r, const FieldDescriptor* f, int index = -1) {
+    const bool one = index < 0;
     switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      fmt::format_to(std::back_inserter(out_), "{}", r->GetInt32(msg, f));
+      fmt::format_to(std::back_inserter(out_), "{}", one ? r->GetInt32(msg, f) : r->GetRepeatedInt32(msg, f, index));
       return okStatus();
     case FieldDescriptor::CPPTYPE_UINT32:
-      fmt::format_to(std::back_inserter(out_), "{}", r->GetUInt32(msg, f));
+      fmt::format_to(std::back_inserter(out_), "{}",
+                     one ? r->GetUInt32(msg, f) : r->GetRepeatedUInt32(msg, f, index));
       return okStatus();
-    case FieldDescriptor::CPPTYPE_INT64:
-      fmt::format_to(std::back_inserter(out_), "\"{}\"", r->GetInt64(msg, f));
-      return okStatus();
-    case FieldDescriptor::CPPTYPE_UINT64:
-      fmt::format_to(std::back_inserter(out_), "\"{}\"", r->GetUInt64(msg, f));
-      return okStatus();
-    case FieldDescriptor::CPPTYPE_BOOL:
-      out_ += r->GetBool(msg, f) ? "true" : "false";
-      return okStatus();
-    case FieldDescriptor::CPPTYPE_ENUM:
-      string(r->GetEnum(msg, f)->name());
-      return okStatus();
-    case FieldDescriptor::CPPTYPE_STRING: {
-      std::string scratch;
-      const std::string& s = r->GetStringReference(msg, f, &scratch);
-      if (f->type() == FieldDescriptor::TYPE_BYTES) {
-        return makeError("bytes field {} has no JSON rendering here", f->full_name());
-      }
-      string(s);
-      return okStatus();
-    }
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      return message(r->GetMessage(msg, f));
-    default:
-      return makeError("field {} has a type this renderer does not handle", f->full_name());
-    }
-  }
-
-  Status repeatedValue(const Message& msg, const Reflection* r, const FieldDescriptor* f, int k) {
-    switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-      fmt::format_to(std::back_inserter(out_), "{}", r->GetRepeatedInt32(msg, f, k));
-      return okStatus();
-    case FieldDescriptor::CPPTYPE_UINT32:
-      fmt::format_to(std::back_inserter(out_), "{}", r->GetRepeatedUInt32(msg, f, k));
-      return okStatus();
-    case FieldDescriptor::CPPTYPE_INT64:
-      fmt::format_to(std::back_inserter(out_), "\"{}\"", r->GetRepeatedInt64(msg, f, k));
+    case FieldDescriptor::CPPTYPE_INT64: // 64-bit integers are JSON strings
+      fmt::format_to(std::back_inserter(out_), "\"{}\"",
+                     one ? r->GetInt64(msg, f) : r->GetRepeatedInt64(msg, f, index));
       return okStatus();
     case FieldDescriptor::CPPTYPE_UINT64:
-      fmt::format_to(std::back_inserter(out_), "\"{}\"", r->GetRepeatedUInt64(msg, f, k));
+      fmt::format_to(std::back_inserter(out_), "\"{}\"",
+                     one ? r->GetUInt64(msg, f) : r->GetRepeatedUInt64(msg, f, index));
       return okStatus();
     case FieldDescriptor::CPPTYPE_BOOL:
-      out_ += r->GetRepeatedBool(msg, f, k) ? "true" : "false";
+      out_ += (one ? r->GetBool(msg, f) : r->GetRepeatedBool(msg, f, index)) ? "true" : "false";
       return okStatus();
     case FieldDescriptor::CPPTYPE_ENUM:
-      string(r->GetRepeatedEnum(msg, f, k)->name());
+      string((one ? r->GetEnum(msg, f) : r->GetRepeatedEnum(msg, f, index))->name());
       return okStatus();
     case FieldDescriptor::CPPTYPE_STRING: {
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
         return makeError("bytes field {} has no JSON rendering here", f->full_name());
       }
       std::string scratch;
-      string(r->GetRepeatedStringReference(msg, f, k, &scratch));
+      string(one ? r->GetStringReference(msg, f, &scratch) : r->GetRepeatedStringReference(msg, f, index, &scratch));
       return okStatus();
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
-      return message(r->GetRepeatedMessage(msg, f, k));
+      return message(one ? r->GetMessage(msg, f) : r->GetRepeatedMessage(msg, f, index));
     default:
       return makeError("field {} has a type this renderer does not handle", f->full_name());
     }
