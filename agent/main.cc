@@ -32,7 +32,7 @@ void installSignalHandlers() {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vigil-agent: eBPF process, syscall, file and network capture for this node"};
+  CLI::App app{"vigil-agent: the Vigil eBPF agent for this node (process lifecycle capture)"};
   std::string config_path;
   bool print_config = false;
   std::optional<bool> stdout_json, report_self, libbpf_debug;
@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--argv-max", argv_max, "bytes of argv captured per exec (1..32768)");
   app.add_option("--ring-buffer-bytes", ring_bytes, "kernel ring buffer size (power of two)");
   app.add_option("--stats-interval", stats_interval, "seconds between stats log lines (0: only at exit)");
+  app.set_version_flag("--version", "vigil-agent " VIGIL_VERSION);
   app.add_flag("--print-config", print_config, "print the effective configuration as YAML and exit");
   CLI11_PARSE(app, argc, argv);
 
