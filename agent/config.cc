@@ -9,8 +9,6 @@
 namespace vigil {
 namespace {
 
-using process::HookMode;
-using process::SnapshotMode;
 
 class Reader {
 public:
@@ -78,12 +76,7 @@ namespace {
 
 Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& source, AgentConfig base) {
   Reader r(source);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException& e) {
-    return makeError("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
-  }
+  YAML::Node root = YAML::Load(yaml); // syntax errors: parseAgentConfig reports them
   if (root.IsNull()) {
     return base; // empty file: defaults
   }
@@ -167,7 +160,7 @@ Result<AgentConfig> parseAgentConfig(const std::string& yaml, const std::string&
   try {
     return parseChecked(yaml, source, std::move(base));
   } catch (const YAML::Exception& e) {
-    // Anything the checks above did not anticipate still names its place.
+    // YAML syntax errors, and anything the checks did not anticipate, name their place.
     return makeError("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg);
   }
 }
@@ -199,9 +192,6 @@ std::string yamlQuote(std::string_view text) {
 }
 
 std::string renderAgentConfig(const AgentConfig& c) {
-  auto snapshot = [](SnapshotMode m) {
-    return m == SnapshotMode::Auto ? "auto" : m == SnapshotMode::Iterator ? "iterator" : "proc";
-  };
   return fmt::format(R"(node_name: {}
 log_level: {}
 libbpf_debug: {}
@@ -221,7 +211,7 @@ cache:
   ended_ttl_seconds: {}
 )",
                      yamlQuote(c.node_name), c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
-                     c.output.stdout_json, process::hookModeName(c.process.hooks), snapshot(c.process.snapshot),
+                     c.output.stdout_json, process::hookModeName(c.process.hooks), process::snapshotModeName(c.process.snapshot),
                      c.process.argv_max, c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries, c.cache.max_entries,
                      c.cache.ended_ttl_seconds);
 }

@@ -59,6 +59,18 @@ std::string_view hookModeName(HookMode mode) {
   return "?";
 }
 
+std::string_view snapshotModeName(SnapshotMode mode) {
+  switch (mode) {
+  case SnapshotMode::Auto:
+    return "auto";
+  case SnapshotMode::Iterator:
+    return "iterator";
+  case SnapshotMode::Proc:
+    return "proc";
+  }
+  return "?";
+}
+
 Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& options) {
   if (!isPowerOfTwo(options.ring_bytes) || options.ring_bytes < uint32_t(getpagesize())) {
     return makeError("ring buffer size {} must be a power of two of at least {} bytes", options.ring_bytes,

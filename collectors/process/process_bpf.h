@@ -30,6 +30,7 @@ enum class SnapshotMode {
 Result<HookMode> parseHookMode(std::string_view text);
 Result<SnapshotMode> parseSnapshotMode(std::string_view text);
 std::string_view hookModeName(HookMode mode);
+std::string_view snapshotModeName(SnapshotMode mode);
 
 struct ProcessBpfOptions {
   HookMode hooks = HookMode::Auto;

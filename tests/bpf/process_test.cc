@@ -528,10 +528,7 @@ TEST_P(ExistingProcessTest, ParentStartedBeforeAgentResolves) {
 
 INSTANTIATE_TEST_SUITE_P(Snapshot, ExistingProcessTest,
                          ::testing::Values(process::SnapshotMode::Iterator, process::SnapshotMode::Proc),
-                         [](const auto& info) {
-                           return info.param == process::SnapshotMode::Proc ? std::string("proc")
-                                                                            : std::string("iterator");
-                         });
+                         [](const auto& info) { return std::string(process::snapshotModeName(info.param)); });
 
 } // namespace
 } // namespace vigil::test
