@@ -9,7 +9,6 @@
 namespace vigil {
 namespace {
 
-
 class Reader {
 public:
   explicit Reader(std::string source) : source_(std::move(source)) {}
