@@ -98,9 +98,10 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& 
   }
 
   std::string failures;
+  bool permission_denied = false;
   for (HookMode family : families) {
     for (bool with_iterator : iterator_choices) {
-      auto loaded = tryLoad(options, family, with_iterator);
+      auto loaded = tryLoad(options, family, with_iterator, permission_denied);
       if (loaded) {
         spdlog::info("process hooks: {}{}; processes at start from {}", hookModeName(family),
                      failures.empty() ? "" : " (after fallback)",
@@ -114,13 +115,11 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& 
     }
   }
   return makeError("no process hook family loaded: {}{}", failures,
-                   failures.find("not permitted") != std::string::npos
-                       ? " (loading tracing programs needs CAP_BPF and CAP_PERFMON, or root)"
-                       : "");
+                   permission_denied ? " (loading tracing programs needs CAP_BPF and CAP_PERFMON, or root)" : "");
 }
 
 Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions& options, HookMode hooks,
-                                                        bool with_iterator) {
+                                                        bool with_iterator, bool& permission_denied) {
   std::unique_ptr<ProcessBpf> self(new ProcessBpf());
   self->hooks_ = hooks;
   self->has_iterator_ = with_iterator;
@@ -160,9 +159,11 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions&
     return makeError("exec scratch size: {}", errnoText(err));
   }
   if (int err = process_bpf__load(skel); err != 0) {
+    permission_denied |= err == -EPERM;
     return makeError("load: {}", errnoText(err));
   }
   if (int err = process_bpf__attach(skel); err != 0) {
+    permission_denied |= err == -EPERM;
     return makeError("attach: {}", errnoText(err));
   }
   return self;

@@ -65,8 +65,9 @@ public:
 
 private:
   ProcessBpf() = default;
+  // One attempt; sets permission_denied when the kernel refused with EPERM.
   static Result<std::unique_ptr<ProcessBpf>> tryLoad(const ProcessBpfOptions& options, HookMode hooks,
-                                                     bool with_iterator);
+                                                     bool with_iterator, bool& permission_denied);
 
   process_bpf* skel_ = nullptr;
   HookMode hooks_ = HookMode::Btf;
