@@ -40,11 +40,9 @@ public:
     bool first = true;
     for (int i = 0; i < d->field_count(); ++i) {
       const FieldDescriptor* f = d->field(i);
-      // Like always_print_primitive_fields: scalars and lists always; a
-      // message or oneof member only when set.
-      bool present = f->is_repeated() || (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE &&
-                                          f->containing_oneof() == nullptr && !f->has_presence());
-      if (!present && !r->HasField(msg, f)) {
+      // Like always_print_primitive_fields: proto3 scalars and lists always;
+      // fields with presence (messages, oneof members) only when set.
+      if (f->has_presence() && !r->HasField(msg, f)) {
         continue;
       }
       if (!first) {
