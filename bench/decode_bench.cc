@@ -81,9 +81,9 @@ void BM_CopyOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_CopyOnly);
 
-void BM_DecodeExec(benchmark::State& state) {
+// Decoding one record into a fresh event, as the collector does per record.
+void BM_Decode(benchmark::State& state, std::vector<uint8_t> rec) {
   Decoder decoder(BootClock(0));
-  auto rec = execRecord();
   for (auto _ : state) {
     auto event = std::make_unique<Event>();
     auto kind = decoder.decode(rec, *event);
@@ -91,19 +91,8 @@ void BM_DecodeExec(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_DecodeExec);
-
-void BM_DecodeExit(benchmark::State& state) {
-  Decoder decoder(BootClock(0));
-  auto rec = exitRecord();
-  for (auto _ : state) {
-    auto event = std::make_unique<Event>();
-    auto kind = decoder.decode(rec, *event);
-    benchmark::DoNotOptimize(kind.ok());
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_DecodeExit);
+BENCHMARK_CAPTURE(BM_Decode, Exec, execRecord());
+BENCHMARK_CAPTURE(BM_Decode, Exit, exitRecord());
 
 void BM_DecodeEnrichRenderExec(benchmark::State& state) {
   Decoder decoder(BootClock(0));
@@ -121,11 +110,14 @@ void BM_DecodeEnrichRenderExec(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeEnrichRenderExec);
 
-void BM_RenderJsonExec(benchmark::State& state) {
-  Decoder decoder(BootClock(0));
-  auto rec = execRecord();
+Event decodedExec() {
   Event event;
-  (void)decoder.decode(rec, event);
+  (void)Decoder(BootClock(0)).decode(execRecord(), event);
+  return event;
+}
+
+void BM_RenderJsonExec(benchmark::State& state) {
+  const Event event = decodedExec();
   std::string json;
   for (auto _ : state) {
     auto st = vigil::renderJson(event, json);
@@ -138,10 +130,7 @@ BENCHMARK(BM_RenderJsonExec);
 
 // Baseline for the renderer: protobuf's own JSON printer, same options.
 void BM_RenderJsonExecProtobufPrinter(benchmark::State& state) {
-  Decoder decoder(BootClock(0));
-  auto rec = execRecord();
-  Event event;
-  (void)decoder.decode(rec, event);
+  const Event event = decodedExec();
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;

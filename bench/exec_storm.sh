@@ -15,11 +15,9 @@ runs=${2:-3}
 loop=$build/bench/vigil_exec_loop
 agent=$build/vigil-agent
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
 prev_stats=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
 trap 'sysctl -qw kernel.bpf_stats_enabled=$prev_stats; rm -rf "$work"' EXIT
+sysctl -qw kernel.bpf_stats_enabled=1
 
 echo "exec storm: N=$n, runs=$runs, $(nproc) CPUs, kernel $(uname -r)"
 for r in $(seq 1 "$runs"); do
@@ -39,8 +37,8 @@ for p in json.load(sys.stdin):
   kill -TERM "$apid"; wait "$apid"
   # Exec events of the storm's children: args ["/bin/true", marker, i].
   execs=$(grep '"exec":' "$work/events.$r" | grep -c "\"args\":\[\"/bin/true\",\"$marker\"" || true)
-  read -r _ bsecs brate <<<"$base"
-  read -r _ wsecs wrate <<<"$with"
+  read -r _ _ brate <<<"$base"
+  read -r _ _ wrate <<<"$with"
   ratio=$(python3 -c "print(f'{$wrate/$brate:.3f}')")
   echo "run $r: baseline ${brate} execs/s, with agent ${wrate} execs/s, ratio ${ratio}; exec events captured ${execs}/${n}"
   cat "$work/bpfstats.$r"

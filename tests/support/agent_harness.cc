@@ -18,22 +18,20 @@ std::optional<Event> CaptureSink::waitFor(const std::function<bool(const Event&)
                                           std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   size_t checked = 0;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
+  std::optional<Event> found;
+  // Scans only what arrived since the last look, on every wakeup and once
+  // more at the deadline.
+  auto scan = [&] {
     for (; checked < events_.size(); ++checked) {
       if (pred(events_[checked])) {
-        return events_[checked];
+        found = events_[checked];
+        return true;
       }
     }
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      for (; checked < events_.size(); ++checked) {
-        if (pred(events_[checked])) {
-          return events_[checked];
-        }
-      }
-      return std::nullopt;
-    }
-  }
+    return false;
+  };
+  cv_.wait_until(lock, std::chrono::steady_clock::now() + timeout, scan);
+  return found;
 }
 
 std::vector<Event> CaptureSink::snapshot() {
