@@ -4,6 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "collectors/syscall/syscall_table.h"
+
+#include <algorithm>
 #include <ctime>
 #include <unistd.h>
 
@@ -56,6 +59,20 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
     return collector.error().wrap("process collector");
   }
   agent->process_ = std::move(*collector);
+
+  if (config.syscalls.enabled) {
+    syscall::SyscallOptions sys = config.syscalls;
+    sys.self_tgid = options.self_tgid;
+    const auto& pbpf = agent->process_->bpf();
+    syscall::SharedMaps shared{pbpf.ringFd(), pbpf.countersFd(), pbpf.procsFd(), options.wakeup_bytes};
+    auto sc = syscall::SyscallCollector::create(sys, shared, *agent);
+    if (!sc) {
+      return sc.error().wrap("syscall collector");
+    }
+    agent->syscall_ = std::move(*sc);
+    auto* sink = agent->syscall_.get();
+    agent->process_->setOtherRecordHandler([sink](std::span<const uint8_t> r) { sink->handleRecord(r); });
+  }
   return agent;
 }
 
@@ -140,6 +157,9 @@ void Agent::shutdown() {
     return;
   }
   shut_down_ = true;
+  if (syscall_) {
+    syscall_->detach(); // before the drain, so the drain is the end
+  }
   process_->stop();
   flushSinks();
   logStats();
@@ -156,10 +176,28 @@ void Agent::logStats() const {
   } else {
     kernel = " unreadable: " + counters.error().message();
   }
-  spdlog::info("stats: events={} sink_errors={} exec={} fork={} exit={} snapshot={} decode_errors={} "
+  std::string sys;
+  if (syscall_) {
+    const auto& ss = syscall_->stats();
+    sys = fmt::format(" syscall={} syscall_decode_errors={}", ss.records, ss.decode_errors);
+    if (auto counts = syscall_->counts()) {
+      // The busiest (cgroup, syscall) pairs; all of them become metrics.
+      std::vector<std::pair<uint64_t, std::pair<uint64_t, uint32_t>>> top;
+      for (const auto& [key, n] : *counts) {
+        top.push_back({n, key});
+      }
+      std::sort(top.begin(), top.end(), std::greater<>());
+      sys += fmt::format(" syscall_counters={}", counts->size());
+      for (size_t i = 0; i < top.size() && i < 5; ++i) {
+        sys += fmt::format(" {}@cgroup{}={}", syscall::syscallName(top[i].second.second), top[i].second.first,
+                           top[i].first);
+      }
+    }
+  }
+  spdlog::info("stats: events={} sink_errors={} exec={} fork={} exit={} snapshot={} decode_errors={}{} "
                "cache_entries={} cache_evicted={} parent_misses={} | kernel:{}",
                stats_.events, stats_.sink_errors, ps.records[0], ps.records[1], ps.records[2], ps.records[3],
-               ps.decode_errors, cs.entries, cs.evicted, cs.parent_misses, kernel);
+               ps.decode_errors, sys, cs.entries, cs.evicted, cs.parent_misses, kernel);
 }
 
 } // namespace vigil

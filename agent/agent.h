@@ -6,6 +6,7 @@
 #include "agent/config.h"
 #include "agent/process_cache.h"
 #include "collectors/process/process_collector.h"
+#include "collectors/syscall/syscall_collector.h"
 #include "vigil/collector.h"
 #include "vigil/sink.h"
 
@@ -44,6 +45,8 @@ public:
   const ProcessCache& cache() const { return cache_; }
   const AgentStats& stats() const { return stats_; }
   const process::ProcessCollector& processCollector() const { return *process_; }
+  // nullptr when syscall capture is disabled.
+  const syscall::SyscallCollector* syscallCollector() const { return syscall_.get(); }
   void logStats() const;
 
 private:
@@ -55,6 +58,7 @@ private:
   std::string node_;
   std::vector<EventSinkPtr> sinks_;
   std::unique_ptr<process::ProcessCollector> process_;
+  std::unique_ptr<syscall::SyscallCollector> syscall_;
   ProcessCache cache_;
   AgentStats stats_;
   uint64_t seq_ = 0;

@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "collectors/syscall/syscall_table.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -39,6 +41,26 @@ public:
         return error(kv.first, fmt::format("unknown key '{}' in {} (known: {})", key, where, names));
       }
     }
+    return okStatus();
+  }
+
+  // A list of plain strings.
+  Status getList(const YAML::Node& map, const char* key, std::vector<std::string>& out) const {
+    YAML::Node n = map[key];
+    if (!n) {
+      return okStatus();
+    }
+    if (!n.IsSequence()) {
+      return error(n, fmt::format("{} must be a list", key));
+    }
+    std::vector<std::string> values;
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        return error(item, fmt::format("each entry of {} must be a string", key));
+      }
+      values.push_back(item.Scalar());
+    }
+    out = std::move(values);
     return okStatus();
   }
 
@@ -82,7 +104,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
   AgentConfig c = std::move(base);
   VIGIL_TRY(r.checkMap(root, "the top level",
                        {"node_name", "log_level", "libbpf_debug", "report_self", "stats_interval_seconds",
-                        "output", "process", "cache"}));
+                        "output", "process", "syscalls", "files", "cache"}));
   VIGIL_TRY(r.get(root, "node_name", c.node_name, "a string"));
   VIGIL_TRY(r.get(root, "log_level", c.log_level, "a string"));
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
@@ -142,6 +164,83 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
       return r.error(p["pid_map_entries"], "pid_map_entries must be at least 1024");
     }
   }
+  if (YAML::Node sys = root["syscalls"]) {
+    VIGIL_TRY(r.checkMap(sys, "syscalls",
+                         {"enabled", "hooks", "trace", "count", "pending_entries", "count_entries", "cgroups"}));
+    VIGIL_TRY(r.get(sys, "enabled", c.syscalls.enabled, "true or false"));
+    if (sys["hooks"]) {
+      std::string hooks;
+      VIGIL_TRY(r.get(sys, "hooks", hooks, "a string"));
+      auto mode = syscall::parseHookMode(hooks);
+      if (!mode) {
+        return r.error(sys["hooks"], mode.error().message());
+      }
+      c.syscalls.hooks = *mode;
+    }
+    for (const char* key : {"trace", "count"}) {
+      auto& list = std::string_view(key) == "trace" ? c.syscalls.trace : c.syscalls.count;
+      VIGIL_TRY(r.getList(sys, key, list));
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (!syscall::syscallNumber(list[i])) {
+          return r.error(sys[key][i], fmt::format("unknown syscall '{}' in syscalls.{}", list[i], key));
+        }
+      }
+    }
+    VIGIL_TRY(r.get(sys, "pending_entries", c.syscalls.pending_entries, "a number"));
+    if (c.syscalls.pending_entries < 64) {
+      return r.error(sys["pending_entries"], "pending_entries must be at least 64");
+    }
+    VIGIL_TRY(r.get(sys, "count_entries", c.syscalls.count_entries, "a number"));
+    if (c.syscalls.count_entries < 64) {
+      return r.error(sys["count_entries"], "count_entries must be at least 64");
+    }
+    if (YAML::Node cg = sys["cgroups"]) {
+      VIGIL_TRY(r.checkMap(cg, "syscalls.cgroups", {"include", "exclude"}));
+      VIGIL_TRY(r.getList(cg, "include", c.syscalls.include_cgroups));
+      VIGIL_TRY(r.getList(cg, "exclude", c.syscalls.exclude_cgroups));
+      for (const char* key : {"include", "exclude"}) {
+        if (cg[key] && cg[key].size() > VIGIL_SYS_CGROUPS) {
+          return r.error(cg[key], fmt::format("at most {} cgroups in syscalls.cgroups.{}", VIGIL_SYS_CGROUPS, key));
+        }
+      }
+    }
+  }
+  if (YAML::Node files = root["files"]) {
+    VIGIL_TRY(r.checkMap(files, "files", {"watch"}));
+    if (YAML::Node watch = files["watch"]) {
+      if (!watch.IsSequence()) {
+        return r.error(watch, "watch must be a list of paths, or of {path, access} mappings");
+      }
+      if (watch.size() > VIGIL_SYS_PREFIXES) {
+        return r.error(watch, fmt::format("at most {} watched paths", VIGIL_SYS_PREFIXES));
+      }
+      std::vector<syscall::WatchPrefix> prefixes;
+      for (const auto& item : watch) {
+        syscall::WatchPrefix w;
+        if (item.IsScalar()) {
+          w.path = item.Scalar();
+        } else {
+          VIGIL_TRY(r.checkMap(item, "a files.watch entry", {"path", "access"}));
+          VIGIL_TRY(r.get(item, "path", w.path, "a string"));
+          if (item["access"]) {
+            std::string access;
+            VIGIL_TRY(r.get(item, "access", access, "a string"));
+            auto bits = syscall::parseAccess(access);
+            if (!bits) {
+              return r.error(item["access"], bits.error().message());
+            }
+            w.access = *bits;
+          }
+        }
+        if (w.path.empty() || w.path[0] != '/' || w.path.size() >= VIGIL_SYS_PREFIX_CAP) {
+          return r.error(item, fmt::format("watched path '{}' must be absolute and shorter than {} bytes", w.path,
+                                           VIGIL_SYS_PREFIX_CAP));
+        }
+        prefixes.push_back(std::move(w));
+      }
+      c.syscalls.watch = std::move(prefixes);
+    }
+  }
   if (YAML::Node cache = root["cache"]) {
     VIGIL_TRY(r.checkMap(cache, "cache", {"max_entries", "ended_ttl_seconds"}));
     VIGIL_TRY(r.get(cache, "max_entries", c.cache.max_entries, "a number"));
@@ -190,7 +289,31 @@ std::string yamlQuote(std::string_view text) {
   return out + "\"";
 }
 
+namespace {
+
+std::string flowList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    out += (out.size() > 1 ? ", " : "") + item;
+  }
+  return out + "]";
+}
+
+std::string quotedFlowList(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const auto& item : items) {
+    quoted.push_back(yamlQuote(item));
+  }
+  return flowList(quoted);
+}
+
+} // namespace
+
 std::string renderAgentConfig(const AgentConfig& c) {
+  std::string watch;
+  for (const auto& w : c.syscalls.watch) {
+    watch += fmt::format("    - {{path: {}, access: {}}}\n", yamlQuote(w.path), syscall::accessName(w.access));
+  }
   return fmt::format(R"(node_name: {}
 log_level: {}
 libbpf_debug: {}
@@ -205,14 +328,29 @@ process:
   ring_buffer_bytes: {}
   wakeup_bytes: {}
   pid_map_entries: {}
-cache:
+syscalls:
+  enabled: {}
+  hooks: {}
+  trace: {}
+  count: {}
+  pending_entries: {}
+  count_entries: {}
+  cgroups:
+    include: {}
+    exclude: {}
+files:
+  watch:{}
+{}cache:
   max_entries: {}
   ended_ttl_seconds: {}
 )",
                      yamlQuote(c.node_name), c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
                      c.output.stdout_json, process::hookModeName(c.process.hooks), process::snapshotModeName(c.process.snapshot),
-                     c.process.argv_max, c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries, c.cache.max_entries,
-                     c.cache.ended_ttl_seconds);
+                     c.process.argv_max, c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries,
+                     c.syscalls.enabled, syscall::hookModeName(c.syscalls.hooks), flowList(c.syscalls.trace),
+                     flowList(c.syscalls.count), c.syscalls.pending_entries, c.syscalls.count_entries,
+                     quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
+                     watch.empty() ? " []" : "", watch, c.cache.max_entries, c.cache.ended_ttl_seconds);
 }
 
 } // namespace vigil

@@ -4,6 +4,7 @@
 // command-line flags, in that order of precedence (docs/configuration.md).
 
 #include "collectors/process/process_bpf.h"
+#include "collectors/syscall/syscall_bpf.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -23,6 +24,9 @@ struct AgentConfig {
   } output;
 
   process::ProcessBpfOptions process;
+
+  // syscalls.* and files.watch (the watched path prefixes).
+  syscall::SyscallOptions syscalls = syscall::defaultOptions();
 
   struct Cache {
     uint64_t max_entries = 65536;

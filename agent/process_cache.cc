@@ -192,6 +192,29 @@ void ProcessCache::enrich(Event& event) {
     if (entry) {
       end(*entry, now);
     }
+  } else if (event.has_syscall()) {
+    auto* call = event.mutable_syscall();
+    Process* proc = call->mutable_process();
+    Entry* entry = lookup(proc->exec_id());
+    if (!entry) {
+      auto cur = current_.find(proc->pid());
+      entry = cur == current_.end() ? nullptr : lookup(cur->second);
+    }
+    if (entry) {
+      // The image from the cache; thread, ids and comm as they were at the call.
+      Process at_call = std::move(*proc);
+      *proc = entry->process;
+      proc->set_tid(at_call.tid());
+      proc->mutable_creds()->set_uid(at_call.creds().uid());
+      proc->mutable_creds()->set_gid(at_call.creds().gid());
+      proc->set_comm(at_call.comm());
+      proc->set_cgroup_id(at_call.cgroup_id());
+    } else {
+      ++stats_.process_misses;
+    }
+    if (const Process* parent = parentOf(*proc)) {
+      *call->mutable_parent() = *parent;
+    }
   }
 }
 

@@ -31,7 +31,7 @@ struct ProcessCacheStats {
   uint64_t evicted = 0; // removed early to respect max_entries
   uint64_t parent_hits = 0;
   uint64_t parent_misses = 0; // event whose parent is unknown
-  uint64_t process_misses = 0; // exit of an image the cache never saw
+  uint64_t process_misses = 0; // exit or syscall of an image the cache never saw
 };
 
 class ProcessCache {
@@ -47,7 +47,9 @@ public:
   //  exec: records the new image, ends the previous one, attaches the parent;
   //  fork: fills the child's inherited image (binary, args, cwd) from the
   //        parent and records it;
-  //  exit: fills the image from the cache, attaches the parent, ends it.
+  //  exit: fills the image from the cache, attaches the parent, ends it;
+  //  syscall: fills the image from the cache (keeping the thread, uid/gid,
+  //        comm and cgroup of the call) and attaches the parent.
   void enrich(Event& event);
 
   const Process* find(std::string_view exec_id) const;

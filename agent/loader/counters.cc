@@ -27,6 +27,24 @@ std::string_view kernelCounterName(int counter) {
     return "proc_map_update_fail";
   case VIGIL_CNT_ITER_WRITE_FAIL:
     return "iter_write_fail";
+  case VIGIL_CNT_RB_FULL_SYSCALL:
+    return "ringbuf_full_syscall";
+  case VIGIL_CNT_RB_FULL_FILE:
+    return "ringbuf_full_file";
+  case VIGIL_CNT_SYS_PENDING_FULL:
+    return "syscall_pending_full";
+  case VIGIL_CNT_SYS_READ_AT_EXIT:
+    return "syscall_arg_read_at_exit";
+  case VIGIL_CNT_SYS_READ_FAIL:
+    return "syscall_arg_read_fail";
+  case VIGIL_CNT_SYS_COUNT_FULL:
+    return "syscall_count_map_full";
+  case VIGIL_CNT_SYS_NO_ENTER:
+    return "syscall_exit_without_enter";
+  case VIGIL_CNT_SYS_PATH_FILTERED:
+    return "syscall_path_filtered";
+  case VIGIL_CNT_SYS_CGROUP_FILTERED:
+    return "syscall_cgroup_filtered";
   default:
     return "unknown";
   }

@@ -55,8 +55,8 @@ static __always_inline void vigil_fill_header(struct vigil_event_header *hdr, __
  */
 const volatile __u64 vigil_wakeup_bytes = 0;
 
-/* Copies a finished record into the ring buffer; counts it when the ring is full. */
-static __always_inline void vigil_submit(void *record, __u64 size, __u16 kind)
+/* Copies a finished record into the ring buffer; counts counter when the ring is full. */
+static __always_inline void vigil_submit_or_count(void *record, __u64 size, __u32 counter)
 {
 	__u64 flags = 0;
 
@@ -68,5 +68,11 @@ static __always_inline void vigil_submit(void *record, __u64 size, __u16 kind)
 				BPF_RB_NO_WAKEUP;
 	}
 	if (bpf_ringbuf_output(&vigil_events, record, size, flags) != 0)
-		vigil_count(VIGIL_RB_FULL_COUNTER(kind));
+		vigil_count(counter);
+}
+
+/* Copies a finished record into the ring buffer; counts it per kind when the ring is full. */
+static __always_inline void vigil_submit(void *record, __u64 size, __u16 kind)
+{
+	vigil_submit_or_count(record, size, VIGIL_RB_FULL_COUNTER(kind));
 }

@@ -25,7 +25,8 @@ enum vigil_event_kind {
 	VIGIL_EV_FORK = 2, /* a new process (not a thread) was created */
 	VIGIL_EV_EXIT = 3, /* the last thread of a process exited */
 	VIGIL_EV_SNAPSHOT = 4, /* a process that existed when the agent started (task iterator) */
-	VIGIL_EV_KIND_MAX = 5,
+	VIGIL_EV_SYSCALL = 5, /* a watched syscall returned (bpf/shared/syscall.h) */
+	VIGIL_EV_KIND_MAX = 6,
 };
 
 struct vigil_event_header {
@@ -54,11 +55,21 @@ enum vigil_counter {
 	VIGIL_CNT_PROC_MAP_MISS = 5, /* parent missing from the process map (evicted or raced start): id derived from start time */
 	VIGIL_CNT_PROC_MAP_UPDATE_FAIL = 6, /* process map update failed */
 	VIGIL_CNT_ITER_WRITE_FAIL = 7, /* task iterator could not write a snapshot record */
-	VIGIL_CNT_MAX = 8,
+	VIGIL_CNT_RB_FULL_SYSCALL = 8, /* syscall record lost: ring buffer full */
+	VIGIL_CNT_RB_FULL_FILE = 9, /* file syscall record lost: ring buffer full */
+	VIGIL_CNT_SYS_PENDING_FULL = 10, /* syscall record lost: no room to keep it from enter to exit */
+	VIGIL_CNT_SYS_READ_AT_EXIT = 11, /* user argument unreadable at enter (not paged in), read at exit */
+	VIGIL_CNT_SYS_READ_FAIL = 12, /* user argument unreadable at enter and exit (record sent without it) */
+	VIGIL_CNT_SYS_COUNT_FULL = 13, /* (cgroup, syscall) counter map full: a call went uncounted */
+	VIGIL_CNT_SYS_NO_ENTER = 14, /* exit without a kept enter (started before attach, or lost) */
+	VIGIL_CNT_SYS_PATH_FILTERED = 15, /* file syscall outside the watched prefixes: not sent (by design) */
+	VIGIL_CNT_SYS_CGROUP_FILTERED = 16, /* syscall in a cgroup filtered out: not sent (by design) */
+	VIGIL_CNT_MAX = 17,
 };
 
 /* Maps a record kind to its "ring buffer full" counter. */
 #define VIGIL_RB_FULL_COUNTER(kind)                                      \
 	((kind) == VIGIL_EV_EXEC ? VIGIL_CNT_RB_FULL_EXEC :              \
 	 (kind) == VIGIL_EV_FORK ? VIGIL_CNT_RB_FULL_FORK :              \
-				   VIGIL_CNT_RB_FULL_EXIT)
+	 (kind) == VIGIL_EV_EXIT ? VIGIL_CNT_RB_FULL_EXIT :              \
+				   VIGIL_CNT_RB_FULL_SYSCALL)

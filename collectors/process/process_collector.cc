@@ -2,7 +2,12 @@
 
 #include "collectors/process/proc_scan.h"
 
+#include "shared/common.h"
+
 #include <spdlog/spdlog.h>
+
+#include <cstddef>
+#include <cstring>
 
 namespace vigil::process {
 
@@ -68,6 +73,14 @@ Status ProcessCollector::reportExisting() {
 }
 
 void ProcessCollector::onRecord(std::span<const uint8_t> record) {
+  if (record.size() >= sizeof(vigil_event_header)) {
+    uint16_t kind = 0;
+    std::memcpy(&kind, record.data() + offsetof(vigil_event_header, kind), sizeof(kind));
+    if (kind >= VIGIL_EV_SYSCALL && kind < VIGIL_EV_KIND_MAX && other_records_) {
+      other_records_(record);
+      return;
+    }
+  }
   auto event = std::make_unique<Event>();
   auto kind = decoder_.decode(record, *event);
   if (!kind) {

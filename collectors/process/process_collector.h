@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 
 namespace vigil::process {
@@ -33,6 +34,12 @@ public:
   // Detaches the hooks, then delivers everything still in the ring buffer.
   void stop() override;
 
+  // The process object owns the node's ring buffer; records of other
+  // capture domains that share it (kind >= VIGIL_EV_SYSCALL) go to handler.
+  void setOtherRecordHandler(std::function<void(std::span<const uint8_t>)> handler) {
+    other_records_ = std::move(handler);
+  }
+
   const ProcessCollectorStats& stats() const { return stats_; }
   Result<loader::KernelCounters> kernelCounters() const;
   const ProcessBpf& bpf() const { return *bpf_; }
@@ -48,6 +55,7 @@ private:
   std::unique_ptr<ProcessBpf> bpf_;
   std::unique_ptr<loader::RingBuffer> ring_;
   ProcessCollectorStats stats_;
+  std::function<void(std::span<const uint8_t>)> other_records_;
   bool stopped_ = false;
 };
 

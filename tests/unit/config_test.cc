@@ -3,6 +3,7 @@
 // the rendered configuration parsing back to itself.
 
 #include "agent/config.h"
+#include "shared/syscall.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -26,7 +27,9 @@ auto fieldsOf(const AgentConfig& c) {
   return std::make_tuple(c.node_name, c.log_level, c.libbpf_debug, c.report_self, c.stats_interval_seconds,
                          c.output.stdout_json, int(c.process.hooks), int(c.process.snapshot), c.process.argv_max,
                          c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries,
-                         c.cache.max_entries, c.cache.ended_ttl_seconds);
+                         c.cache.max_entries, c.cache.ended_ttl_seconds, c.syscalls.enabled, int(c.syscalls.hooks),
+                         c.syscalls.trace, c.syscalls.count, c.syscalls.watch, c.syscalls.include_cgroups,
+                         c.syscalls.exclude_cgroups, c.syscalls.pending_entries, c.syscalls.count_entries);
 }
 
 AgentConfig parseOk(const std::string& yaml, AgentConfig base = {}) {
@@ -112,7 +115,7 @@ TEST(ConfigTest, UnknownTopLevelKeyNamesLineAndKey) {
   std::string error = parseError("log_level: info\nreport_self: false\nbogus: 1\n");
   EXPECT_THAT(error, StartsWith("file.yaml:3:1: "));
   EXPECT_THAT(error, HasSubstr("unknown key 'bogus' in the top level"));
-  EXPECT_THAT(error, HasSubstr("known: cache, libbpf_debug, log_level"));
+  EXPECT_THAT(error, HasSubstr("known: cache, files, libbpf_debug, log_level"));
 }
 
 TEST(ConfigTest, UnknownNestedKeyNamesLineAndKey) {
@@ -299,6 +302,56 @@ TEST(ConfigRegressionTest, SmallRingAloneClampsTheDefaultWakeup) {
   EXPECT_LT(c.process.wakeup_bytes, c.process.ring_bytes);
   EXPECT_THAT(parseError("process: {ring_buffer_bytes: 65536, wakeup_bytes: 65536}\n"),
               AllOf(HasSubstr("file.yaml:1:"), HasSubstr("wakeup_bytes")));
+}
+
+TEST(ConfigTest, SyscallsAndWatchedFiles) {
+  auto c = parseOk("syscalls:\n"
+                   "  hooks: dispatcher\n"
+                   "  trace: [openat, getppid]\n"
+                   "  count: [read]\n"
+                   "  cgroups: {include: [kubepods.slice], exclude: [system.slice]}\n"
+                   "files:\n"
+                   "  watch:\n"
+                   "    - /etc/shadow\n"
+                   "    - {path: /etc, access: write}\n"
+                   "    - {path: /home, access: read}\n");
+  EXPECT_EQ(c.syscalls.hooks, syscall::HookMode::Dispatcher);
+  EXPECT_EQ(c.syscalls.trace, (std::vector<std::string>{"openat", "getppid"}));
+  EXPECT_EQ(c.syscalls.count, (std::vector<std::string>{"read"}));
+  EXPECT_EQ(c.syscalls.include_cgroups, (std::vector<std::string>{"kubepods.slice"}));
+  EXPECT_EQ(c.syscalls.exclude_cgroups, (std::vector<std::string>{"system.slice"}));
+  ASSERT_EQ(c.syscalls.watch.size(), 3u);
+  EXPECT_EQ(c.syscalls.watch[0], (syscall::WatchPrefix{"/etc/shadow", VIGIL_ACCESS_READ | VIGIL_ACCESS_WRITE}));
+  EXPECT_EQ(c.syscalls.watch[1], (syscall::WatchPrefix{"/etc", VIGIL_ACCESS_WRITE}));
+  EXPECT_EQ(c.syscalls.watch[2], (syscall::WatchPrefix{"/home", VIGIL_ACCESS_READ}));
+  // An empty list is allowed: every file syscall is reported.
+  EXPECT_TRUE(parseOk("files: {watch: []}\n").syscalls.watch.empty());
+  // The rendered form parses back to the same configuration.
+  auto again = parseAgentConfig(renderAgentConfig(c), "rendered.yaml");
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(fieldsOf(*again), fieldsOf(c));
+}
+
+TEST(ConfigTest, SyscallErrorsNameTheirPlace) {
+  EXPECT_THAT(parseError("syscalls:\n  trace: [openat, opnat]\n"),
+              AllOf(HasSubstr("file.yaml:2:19"), HasSubstr("unknown syscall 'opnat'")));
+  EXPECT_THAT(parseError("syscalls: {count: [nosuch]}\n"), HasSubstr("unknown syscall 'nosuch' in syscalls.count"));
+  EXPECT_THAT(parseError("syscalls: {hooks: kprobe}\n"),
+              AllOf(HasSubstr("file.yaml:1:19"), HasSubstr("tracepoint or dispatcher")));
+  EXPECT_THAT(parseError("syscalls: {trace: openat}\n"), HasSubstr("trace must be a list"));
+  EXPECT_THAT(parseError("files:\n  watch:\n    - etc/shadow\n"),
+              AllOf(HasSubstr("file.yaml:3:7"), HasSubstr("must be absolute")));
+  EXPECT_THAT(parseError("files:\n  watch:\n    - {path: /etc, access: exec}\n"),
+              AllOf(HasSubstr("file.yaml:3:28"), HasSubstr("read, write or any")));
+  EXPECT_THAT(parseError("files:\n  watch:\n    - {path: /etc, mode: write}\n"), HasSubstr("unknown key 'mode'"));
+  std::string many = "files:\n  watch:\n";
+  for (int i = 0; i < 17; ++i) {
+    many += fmt::format("    - /p{}\n", i);
+  }
+  EXPECT_THAT(parseError(many), HasSubstr("at most 16 watched paths"));
+  EXPECT_THAT(parseError("syscalls: {cgroups: {include: [a, b, c, d, e, f, g, h, i]}}\n"),
+              HasSubstr("at most 8 cgroups"));
+  EXPECT_THAT(parseError("syscalls: {pending_entries: 10}\n"), HasSubstr("pending_entries must be at least 64"));
 }
 
 } // namespace

@@ -1,0 +1,39 @@
+#pragma once
+
+// Turns VIGIL_EV_SYSCALL ring buffer records (bpf/shared/syscall.h) into
+// events. Pure: no kernel, no I/O, so every malformed input can be tested.
+
+#include "collectors/process/decoder.h"
+#include "collectors/syscall/syscall_bpf.h"
+#include "vigil/event.h"
+#include "vigil/status.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vigil::syscall {
+
+// "ENOENT" for 2; "E<n>" for numbers without a name.
+std::string errnoName(int err);
+
+class Decoder {
+public:
+  // prefixes: the watched prefixes in kernel order, to name the one that matched.
+  Decoder(process::BootClock clock, std::vector<WatchPrefix> prefixes)
+      : clock_(clock), prefixes_(std::move(prefixes)) {}
+
+  // Decodes one complete VIGIL_EV_SYSCALL record into event: time,
+  // ktime_ns, and syscall (process identity from the record: pid, tid,
+  // exec_id, uid/gid, cgroup_id, comm; name, nr, ret, error, args, duration,
+  // file). A malformed record returns an error saying what is wrong, at which
+  // byte, and leaves event unspecified.
+  Status decode(std::span<const uint8_t> record, Event& event) const;
+
+private:
+  process::BootClock clock_;
+  std::vector<WatchPrefix> prefixes_;
+};
+
+} // namespace vigil::syscall

@@ -1,0 +1,422 @@
+#include "collectors/syscall/syscall_bpf.h"
+
+#include "collectors/syscall/syscall_table.h"
+#include "syscall.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace vigil::syscall {
+namespace {
+
+std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
+
+// Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" on a unified
+// host, "/sys/fs/cgroup/unified" on a hybrid one).
+Result<std::string> cgroup2Root() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string source, target, type;
+    fields >> source >> target >> type;
+    if (type == "cgroup2") {
+      return target;
+    }
+  }
+  return makeError("no cgroup2 filesystem is mounted (cgroup filters need cgroup v2)");
+}
+
+// The normalised form of a prefix: absolute, no trailing '/', no empty or
+// "." or ".." components.
+Result<std::string> normalizePrefix(const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return makeError("watched path '{}' must be absolute", path);
+  }
+  std::string out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i + 1);
+    if (j == std::string::npos) {
+      j = path.size();
+    }
+    std::string_view part(path.data() + i + 1, j - i - 1);
+    if (part == "." || part == "..") {
+      return makeError("watched path '{}' must not contain '.' or '..'", path);
+    }
+    if (!part.empty()) {
+      out += '/';
+      out += part;
+    }
+    i = j;
+  }
+  if (out.empty()) {
+    out = "/";
+  }
+  if (out.size() >= VIGIL_SYS_PREFIX_CAP) {
+    return makeError("watched path '{}' is longer than {} bytes", path, VIGIL_SYS_PREFIX_CAP - 1);
+  }
+  return out;
+}
+
+} // namespace
+
+Result<HookMode> parseHookMode(std::string_view text) {
+  if (text == "auto") {
+    return HookMode::Auto;
+  }
+  if (text == "tracepoint") {
+    return HookMode::Tracepoint;
+  }
+  if (text == "dispatcher") {
+    return HookMode::Dispatcher;
+  }
+  return makeError("unknown syscall hook mode '{}' (expected auto, tracepoint or dispatcher)", text);
+}
+
+std::string_view hookModeName(HookMode mode) {
+  switch (mode) {
+  case HookMode::Auto:
+    return "auto";
+  case HookMode::Tracepoint:
+    return "tracepoint";
+  case HookMode::Dispatcher:
+    return "dispatcher";
+  }
+  return "?";
+}
+
+Result<uint16_t> parseAccess(std::string_view text) {
+  if (text == "read") {
+    return uint16_t(VIGIL_ACCESS_READ);
+  }
+  if (text == "write") {
+    return uint16_t(VIGIL_ACCESS_WRITE);
+  }
+  if (text == "any") {
+    return uint16_t(VIGIL_ACCESS_READ | VIGIL_ACCESS_WRITE);
+  }
+  return makeError("unknown access '{}' (expected read, write or any)", text);
+}
+
+std::string_view accessName(uint16_t access) {
+  switch (access) {
+  case VIGIL_ACCESS_READ:
+    return "read";
+  case VIGIL_ACCESS_WRITE:
+    return "write";
+  default:
+    return "any";
+  }
+}
+
+SyscallOptions defaultOptions() {
+  SyscallOptions o;
+  for (const char* name : defaultTraced()) {
+    o.trace.emplace_back(name);
+  }
+  constexpr uint16_t kAny = VIGIL_ACCESS_READ | VIGIL_ACCESS_WRITE;
+  constexpr uint16_t kWrite = VIGIL_ACCESS_WRITE;
+  o.watch = {
+      // Credentials and secrets: any access.
+      {"/etc/shadow", kAny},
+      {"/etc/gshadow", kAny},
+      {"/etc/sudoers", kAny},
+      {"/etc/sudoers.d", kAny},
+      {"/root/.ssh", kAny},
+      {"/var/run/secrets/kubernetes.io", kAny},
+      {"/run/secrets/kubernetes.io", kAny},
+      // System configuration, boot, binaries and libraries: changes.
+      {"/etc", kWrite},
+      {"/boot", kWrite},
+      {"/bin", kWrite},
+      {"/sbin", kWrite},
+      {"/lib", kWrite},
+      {"/usr/bin", kWrite},
+      {"/usr/sbin", kWrite},
+      {"/usr/lib", kWrite},
+      {"/usr/local/bin", kWrite},
+  };
+  return o;
+}
+
+Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& options, const SharedMaps& shared) {
+  // Which syscalls, and how: traced wins over counted.
+  std::map<uint32_t, vigil_sys_spec> specs;
+  for (const auto& name : options.count) {
+    auto nr = syscallNumber(name);
+    if (!nr) {
+      return makeError("unknown syscall '{}' in syscalls.count", name);
+    }
+    specs[*nr] = kernelSpec(name, VIGIL_SYS_COUNT);
+  }
+  for (const auto& name : options.trace) {
+    auto nr = syscallNumber(name);
+    if (!nr) {
+      return makeError("unknown syscall '{}' in syscalls.trace", name);
+    }
+    specs[*nr] = kernelSpec(name, VIGIL_SYS_TRACE);
+  }
+  if (options.watch.size() > VIGIL_SYS_PREFIXES) {
+    return makeError("{} watched paths given, at most {} are supported", options.watch.size(), VIGIL_SYS_PREFIXES);
+  }
+  std::vector<WatchPrefix> prefixes;
+  for (const auto& w : options.watch) {
+    auto norm = normalizePrefix(w.path);
+    if (!norm) {
+      return norm.error();
+    }
+    if (w.access == 0 || (w.access & ~uint16_t(VIGIL_ACCESS_READ | VIGIL_ACCESS_WRITE)) != 0) {
+      return makeError("watched path '{}': access must be read, write or any", w.path);
+    }
+    prefixes.push_back({*norm, w.access});
+  }
+  if (options.include_cgroups.size() > VIGIL_SYS_CGROUPS || options.exclude_cgroups.size() > VIGIL_SYS_CGROUPS) {
+    return makeError("at most {} cgroups each in syscalls.cgroups.include and exclude", VIGIL_SYS_CGROUPS);
+  }
+
+  std::unique_ptr<SyscallBpf> self(new SyscallBpf());
+  self->prefixes_ = prefixes;
+
+  // cgroup filters: open each directory now, so a typo fails at start.
+  std::vector<int> include_fds, exclude_fds;
+  if (!options.include_cgroups.empty() || !options.exclude_cgroups.empty()) {
+    auto root = cgroup2Root();
+    if (!root) {
+      return root.error();
+    }
+    for (const auto* list : {&options.include_cgroups, &options.exclude_cgroups}) {
+      for (const auto& path : *list) {
+        std::string full = path.rfind(*root, 0) == 0 ? path : *root + "/" + path;
+        int fd = open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+          return makeError("cgroup '{}' ({}): {}", path, full, errnoText(errno));
+        }
+        self->cgroup_fds_.push_back(fd);
+        (list == &options.include_cgroups ? include_fds : exclude_fds).push_back(fd);
+      }
+    }
+  }
+
+  std::vector<HookMode> families;
+  if (options.hooks == HookMode::Auto) {
+    // Per-syscall tracepoints cost unwatched syscalls least
+    // (bench/results/syscall_overhead.md); the dispatcher covers syscalls
+    // that have no tracepoint of their own.
+    families = {HookMode::Tracepoint, HookMode::Dispatcher};
+  } else {
+    families = {options.hooks};
+  }
+
+  std::string failures;
+  for (HookMode family : families) {
+    auto* skel = syscall_bpf__open();
+    if (!skel) {
+      return makeError("open: {}", errnoText(errno));
+    }
+    skel->rodata->self_tgid = options.self_tgid;
+    skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
+    skel->rodata->nr_prefixes = uint32_t(prefixes.size());
+    for (size_t i = 0; i < prefixes.size(); ++i) {
+      char* dst = const_cast<char*>(skel->rodata->prefixes[i]);
+      std::memcpy(dst, prefixes[i].path.c_str(), prefixes[i].path.size() + 1);
+      skel->rodata->prefix_len[i] = uint32_t(prefixes[i].path.size());
+      skel->rodata->prefix_access[i] = prefixes[i].access;
+    }
+    skel->rodata->nr_include_cgroups = uint32_t(include_fds.size());
+    skel->rodata->nr_exclude_cgroups = uint32_t(exclude_fds.size());
+
+    bool dispatcher = family == HookMode::Dispatcher;
+    bpf_program__set_autoload(skel->progs.vigil_sys_enter_btf, dispatcher);
+    bpf_program__set_autoload(skel->progs.vigil_sys_exit_btf, dispatcher);
+    bpf_program__set_autoload(skel->progs.vigil_sys_enter_tp, !dispatcher);
+    bpf_program__set_autoload(skel->progs.vigil_sys_exit_tp, !dispatcher);
+
+    Status st;
+    if (shared.events_fd >= 0) {
+      if (int err = bpf_map__reuse_fd(skel->maps.vigil_events, shared.events_fd); err != 0) {
+        st = makeError("share ring buffer: {}", errnoText(err));
+      }
+    }
+    if (st && shared.counters_fd >= 0) {
+      if (int err = bpf_map__reuse_fd(skel->maps.vigil_counters, shared.counters_fd); err != 0) {
+        st = makeError("share counters: {}", errnoText(err));
+      }
+    }
+    if (st && shared.procs_fd >= 0) {
+      if (int err = bpf_map__reuse_fd(skel->maps.vigil_procs, shared.procs_fd); err != 0) {
+        st = makeError("share process map: {}", errnoText(err));
+      }
+    }
+    if (st) {
+      if (bpf_map__set_max_entries(skel->maps.vigil_sys_pending, options.pending_entries) != 0 ||
+          bpf_map__set_max_entries(skel->maps.vigil_sys_pending_data, options.pending_entries) != 0 ||
+          bpf_map__set_max_entries(skel->maps.vigil_sys_counts, options.count_entries) != 0) {
+        st = makeError("map sizes: {}", errnoText(errno));
+      }
+    }
+    if (!st) {
+      syscall_bpf__destroy(skel);
+      return st.error();
+    }
+    if (int err = syscall_bpf__load(skel); err != 0) {
+      auto msg = fmt::format("{}: load: {}{}", hookModeName(family), errnoText(err),
+                             err == -EPERM ? " (needs CAP_BPF and CAP_PERFMON, or root)" : "");
+      syscall_bpf__destroy(skel);
+      spdlog::warn("syscall hooks: {}", msg);
+      failures += (failures.empty() ? "" : "; ") + msg;
+      continue;
+    }
+    self->skel_ = skel;
+    self->hooks_ = family;
+
+    // Specs first, then the filters, then the hooks: nothing runs half-configured.
+    int specs_fd = bpf_map__fd(skel->maps.vigil_sys_specs);
+    for (const auto& [nr, spec] : specs) {
+      if (bpf_map_update_elem(specs_fd, &nr, &spec, BPF_ANY) != 0) {
+        return makeError("write spec of syscall {}: {}", syscallName(nr), errnoText(errno));
+      }
+    }
+    int cg_fd = bpf_map__fd(skel->maps.vigil_sys_cgroups);
+    for (size_t i = 0; i < include_fds.size(); ++i) {
+      uint32_t key = uint32_t(i);
+      if (bpf_map_update_elem(cg_fd, &key, &include_fds[i], BPF_ANY) != 0) {
+        return makeError("include cgroup {}: {}", options.include_cgroups[i], errnoText(errno));
+      }
+    }
+    for (size_t i = 0; i < exclude_fds.size(); ++i) {
+      uint32_t key = uint32_t(VIGIL_SYS_CGROUPS + i);
+      if (bpf_map_update_elem(cg_fd, &key, &exclude_fds[i], BPF_ANY) != 0) {
+        return makeError("exclude cgroup {}: {}", options.exclude_cgroups[i], errnoText(errno));
+      }
+    }
+
+    Status attached;
+    if (dispatcher) {
+      if (int err = syscall_bpf__attach(skel); err != 0) {
+        attached = makeError("attach: {}", errnoText(err));
+      }
+    } else {
+      std::vector<uint32_t> numbers;
+      for (const auto& [nr, spec] : specs) {
+        numbers.push_back(nr);
+      }
+      attached = self->attachTracepoints(numbers);
+    }
+    if (attached) {
+      spdlog::info("syscall hooks: {}{}; {} syscalls watched, {} path prefixes, {} cgroup filters",
+                   hookModeName(family), failures.empty() ? "" : " (after fallback)", specs.size(),
+                   prefixes.size(), include_fds.size() + exclude_fds.size());
+      return self;
+    }
+    auto msg = fmt::format("{}: {}", hookModeName(family), attached.error().message());
+    spdlog::warn("syscall hooks: {}", msg);
+    failures += (failures.empty() ? "" : "; ") + msg;
+    self->detach();
+    syscall_bpf__destroy(skel);
+    self->skel_ = nullptr;
+  }
+  return makeError("no syscall hook family attached: {}", failures);
+}
+
+namespace {
+
+// Syscalls whose tracepoint is named after the kernel's SYSCALL_DEFINE, not
+// after the syscall table.
+std::string tracepointName(const std::string& name) {
+  static const std::map<std::string, std::string> renamed = {
+      {"umount2", "umount"}, {"stat", "newstat"},   {"fstat", "newfstat"},
+      {"lstat", "newlstat"}, {"uname", "newuname"}, {"sendfile", "sendfile64"},
+  };
+  auto it = renamed.find(name);
+  return it == renamed.end() ? name : it->second;
+}
+
+} // namespace
+
+Status SyscallBpf::attachTracepoints(const std::vector<uint32_t>& numbers) {
+  std::string missing;
+  for (uint32_t nr : numbers) {
+    std::string name = syscallName(nr);
+    std::string tp_name = tracepointName(name);
+    // A syscall the kernel was built without (modules, kexec, ...) has no
+    // tracepoint: calling it only returns ENOSYS.
+    if (access(fmt::format("/sys/kernel/tracing/events/syscalls/sys_enter_{}", tp_name).c_str(), F_OK) != 0 &&
+        access(fmt::format("/sys/kernel/debug/tracing/events/syscalls/sys_enter_{}", tp_name).c_str(), F_OK) != 0) {
+      missing += (missing.empty() ? "" : ", ") + name;
+      continue;
+    }
+    for (bool enter : {true, false}) {
+      std::string tp = fmt::format("sys_{}_{}", enter ? "enter" : "exit", tp_name);
+      bpf_program* prog = enter ? skel_->progs.vigil_sys_enter_tp : skel_->progs.vigil_sys_exit_tp;
+      bpf_link* link = bpf_program__attach_tracepoint(prog, "syscalls", tp.c_str());
+      if (!link) {
+        int err = errno;
+        return makeError("attach syscalls:{}: {}", tp, errnoText(err));
+      }
+      links_.push_back(link);
+    }
+  }
+  if (!missing.empty()) {
+    spdlog::warn("syscall hooks: no tracepoint for {} (not built into this kernel: calls fail with ENOSYS); "
+                 "syscalls.hooks: dispatcher also reports those attempts",
+                 missing);
+  }
+  return okStatus();
+}
+
+SyscallBpf::~SyscallBpf() {
+  detach();
+  if (skel_) {
+    syscall_bpf__destroy(skel_);
+  }
+  for (int fd : cgroup_fds_) {
+    close(fd);
+  }
+}
+
+void SyscallBpf::detach() {
+  for (bpf_link* link : links_) {
+    bpf_link__destroy(link);
+  }
+  links_.clear();
+  if (skel_) {
+    syscall_bpf__detach(skel_);
+  }
+}
+
+Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallBpf::readCounts() const {
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> out;
+  int fd = bpf_map__fd(skel_->maps.vigil_sys_counts);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    return makeError("cannot count possible CPUs: {}", errnoText(ncpu));
+  }
+  std::vector<uint64_t> values(size_t(ncpu), 0);
+  vigil_sys_count_key key{}, next{};
+  vigil_sys_count_key* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) {
+      continue; // deleted meanwhile
+    }
+    uint64_t sum = 0;
+    for (uint64_t v : values) {
+      sum += v;
+    }
+    out[{key.cgroup_id, key.nr}] = sum;
+  }
+  return out;
+}
+
+} // namespace vigil::syscall

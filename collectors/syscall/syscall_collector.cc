@@ -1,0 +1,31 @@
+#include "collectors/syscall/syscall_collector.h"
+
+#include <spdlog/spdlog.h>
+
+namespace vigil::syscall {
+
+SyscallCollector::SyscallCollector(CollectorOutput& output, std::unique_ptr<SyscallBpf> bpf)
+    : output_(output), bpf_(std::move(bpf)), decoder_(process::BootClock::measure(), bpf_->prefixes()) {}
+
+Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const SyscallOptions& options,
+                                                                   const SharedMaps& shared,
+                                                                   CollectorOutput& output) {
+  auto bpf = SyscallBpf::create(options, shared);
+  if (!bpf) {
+    return bpf.error();
+  }
+  return std::unique_ptr<SyscallCollector>(new SyscallCollector(output, std::move(*bpf)));
+}
+
+void SyscallCollector::handleRecord(std::span<const uint8_t> record) {
+  auto event = std::make_unique<Event>();
+  if (auto st = decoder_.decode(record, *event); !st) {
+    ++stats_.decode_errors;
+    spdlog::warn("syscall collector: dropped malformed record: {}", st.error().message());
+    return;
+  }
+  ++stats_.records;
+  output_.onEvent(std::move(event));
+}
+
+} // namespace vigil::syscall

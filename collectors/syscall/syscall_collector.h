@@ -1,0 +1,48 @@
+#pragma once
+
+// Syscall and file activity collector: owns the BPF side (SyscallBpf),
+// decodes its records and hands events to the pipeline. Its records arrive
+// in the ring buffer it shares with the process collector, which forwards
+// them here (handleRecord).
+
+#include "collectors/syscall/decoder.h"
+#include "collectors/syscall/syscall_bpf.h"
+#include "vigil/collector.h"
+
+#include <map>
+#include <memory>
+#include <span>
+
+namespace vigil::syscall {
+
+struct SyscallCollectorStats {
+  uint64_t records = 0; // decoded and delivered
+  uint64_t decode_errors = 0; // malformed records (dropped, counted)
+};
+
+class SyscallCollector {
+public:
+  static Result<std::unique_ptr<SyscallCollector>> create(const SyscallOptions& options, const SharedMaps& shared,
+                                                          CollectorOutput& output);
+
+  std::string_view name() const { return "syscall"; }
+  // One VIGIL_EV_SYSCALL record from the shared ring buffer.
+  void handleRecord(std::span<const uint8_t> record);
+  // Stops capturing; records already in the ring are still delivered.
+  void detach() { bpf_->detach(); }
+
+  const SyscallCollectorStats& stats() const { return stats_; }
+  // Calls per (cgroup id, syscall number) since start, summed over CPUs.
+  Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> counts() const { return bpf_->readCounts(); }
+  const SyscallBpf& bpf() const { return *bpf_; }
+
+private:
+  SyscallCollector(CollectorOutput& output, std::unique_ptr<SyscallBpf> bpf);
+
+  CollectorOutput& output_;
+  std::unique_ptr<SyscallBpf> bpf_;
+  Decoder decoder_;
+  SyscallCollectorStats stats_;
+};
+
+} // namespace vigil::syscall
