@@ -441,6 +441,8 @@ static __always_inline __u32 capture_arg(struct vigil_sys_scratch *s, const stru
 		return 0;
 	if ((type == VIGIL_ARG_SOCKADDR_OUT) != at_exit && !(at_exit && (s->ev.flags >> (VIGIL_SYS_F_FAULT_SHIFT + i)) & 1))
 		return 0;
+	if (!uptr)
+		return 0; /* NULL: nothing to read; the register says so */
 	c = chunk_at(s, *pos);
 	if (!c)
 		return 0;
@@ -452,9 +454,7 @@ static __always_inline __u32 capture_arg(struct vigil_sys_scratch *s, const stru
 	body = *pos + sizeof(*c);
 	barrier_var(body);
 
-	if (!uptr) {
-		c->flags |= VIGIL_CHUNK_F_FAULT;
-	} else if (type == VIGIL_ARG_STR) {
+	if (type == VIGIL_ARG_STR) {
 		n = bpf_probe_read_user_str(&s->data[body & DATA_MASK], VIGIL_SYS_STR_CAP, uptr);
 		if (n > 0) {
 			len = n;

@@ -130,7 +130,13 @@ VIGIL_STATIC_ASSERT(__builtin_offsetof(struct vigil_sys_event, nr) == 120, "nr o
 /*
  * A piece of argument data. Strings and paths include their terminating
  * NUL; paths are absolute, root first ("/etc/passwd"), seen from the
- * task's mount namespace root.
+ * task's mount namespace root (a relative path stays relative only when its
+ * directory could not be found, e.g. a bad dirfd).
+ *
+ * A NULL pointer argument has no chunk. An argument unreadable at enter has
+ * a FAULT chunk (no bytes) and, when it could be read at exit, a second
+ * chunk for the same argument flagged AT_EXIT; the later one wins. The
+ * RESOLVED chunk has type VIGIL_ARG_PATH.
  */
 struct vigil_sys_chunk {
 	__u8 arg; /* argument index 0-5, or VIGIL_CHUNK_* */
