@@ -234,5 +234,65 @@ TEST(AgentBinary, FlagsOverrideFileInEffectiveConfig) {
   EXPECT_NE(agent.out().find("stdout: false"), std::string::npos) << agent.out();
 }
 
+// File activity through the binary: a config file that watches one directory;
+// a shell writes and removes a file there and reads one outside it.
+TEST(AgentBinary, ReportsFileActivityOnWatchedPathsOnly) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root: the agent loads BPF programs";
+  }
+  char tmpl[] = "/tmp/vigil-e2e-files-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  TempConfig config("syscalls:\n  trace: [openat, unlinkat, unlink]\nfiles:\n  watch:\n    - {path: " + dir +
+                    ", access: write}\n");
+  AgentProcess agent({"--config", config.path(), "--stdout", "--stats-interval", "0"});
+  ASSERT_TRUE(agent.waitForStderr("capturing", std::chrono::seconds(30))) << agent.err();
+
+  const std::string file = dir + "/written";
+  pid_t child = fork();
+  if (child == 0) {
+    std::string script = "echo hi > " + file + "; cat " + file + " /etc/hostname > /dev/null; rm " + file;
+    execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  std::vector<Event> calls;
+  for (int i = 0; i < 100 && calls.size() < 2; ++i) {
+    agent.pump(100);
+    calls.clear();
+    for (const auto& e : agent.events()) {
+      if (e.has_syscall() && e.syscall().file().path() == file) {
+        calls.push_back(e);
+      }
+    }
+  }
+  kill(agent.pid(), SIGTERM);
+  ASSERT_NE(agent.waitExit(std::chrono::seconds(20)), -1);
+  rmdir(dir.c_str());
+
+  // The write (the shell's redirection) and the removal; not cat's read,
+  // since only writes are watched; nothing outside the directory.
+  ASSERT_EQ(calls.size(), 2u) << agent.out();
+  EXPECT_EQ(calls[0].syscall().name(), "openat");
+  EXPECT_EQ(calls[0].syscall().file().access(), v1::FILE_ACCESS_WRITE);
+  EXPECT_EQ(calls[0].syscall().file().watched_prefix(), dir);
+  EXPECT_GE(calls[0].syscall().ret(), 0);
+  EXPECT_EQ(calls[0].syscall().process().binary(), "/usr/bin/dash");
+  EXPECT_EQ(calls[1].syscall().name(), "unlinkat");
+  EXPECT_EQ(calls[1].syscall().process().binary(), "/usr/bin/rm");
+  EXPECT_EQ(calls[1].syscall().ret(), 0);
+  for (const auto& e : agent.events()) {
+    if (e.has_syscall() && e.syscall().name() != "unlinkat" && e.syscall().name() != "openat") {
+      ADD_FAILURE() << "untraced syscall reported: " << e.syscall().name();
+    }
+    if (e.has_syscall()) {
+      EXPECT_EQ(e.syscall().file().path().rfind(dir, 0), 0u) << e.syscall().file().path();
+    }
+  }
+}
+
 } // namespace
 } // namespace vigil::test
