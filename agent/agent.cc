@@ -7,6 +7,7 @@
 #include "collectors/syscall/syscall_table.h"
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <unistd.h>
 
@@ -60,19 +61,28 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
   }
   agent->process_ = std::move(*collector);
 
+  const auto& pbpf = agent->process_->bpf();
+  loader::SharedMaps shared{pbpf.ringFd(), pbpf.countersFd(), pbpf.procsFd(), options.wakeup_bytes};
   if (config.syscalls.enabled) {
     syscall::SyscallOptions sys = config.syscalls;
     sys.self_tgid = options.self_tgid;
-    const auto& pbpf = agent->process_->bpf();
-    syscall::SharedMaps shared{pbpf.ringFd(), pbpf.countersFd(), pbpf.procsFd(), options.wakeup_bytes};
     auto sc = syscall::SyscallCollector::create(sys, shared, *agent);
     if (!sc) {
       return sc.error().wrap("syscall collector");
     }
     agent->syscall_ = std::move(*sc);
-    auto* sink = agent->syscall_.get();
-    agent->process_->setOtherRecordHandler([sink](std::span<const uint8_t> r) { sink->handleRecord(r); });
   }
+  if (config.network.enabled) {
+    network::NetworkOptions net = config.network;
+    net.self_tgid = options.self_tgid;
+    auto nc = network::NetworkCollector::create(net, shared, *agent);
+    if (!nc) {
+      return nc.error().wrap("network collector");
+    }
+    agent->network_ = std::move(*nc);
+  }
+  Agent* self = agent.get();
+  agent->process_->setOtherRecordHandler([self](std::span<const uint8_t> r) { self->routeRecord(r); });
   return agent;
 }
 
@@ -88,6 +98,19 @@ Status Agent::start() {
 }
 
 void Agent::onExistingProcess(Process&& process) { cache_.addExisting(std::move(process)); }
+
+void Agent::routeRecord(std::span<const uint8_t> record) {
+  uint16_t kind = 0;
+  std::memcpy(&kind, record.data(), sizeof(kind)); // the process collector checked the size
+  if (kind == VIGIL_EV_SYSCALL && syscall_) {
+    syscall_->handleRecord(record);
+  } else if ((kind == VIGIL_EV_NET || kind == VIGIL_EV_DNS) && network_) {
+    network_->handleRecord(record);
+  } else {
+    ++stats_.unrouted;
+    spdlog::warn("dropped a record of kind {}: no collector for it", kind);
+  }
+}
 
 void Agent::onEvent(EventPtr event) {
   event->set_node(node_);
@@ -116,6 +139,9 @@ void Agent::periodic() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_flush_ >= kFlushEvery) {
     flushSinks();
+  }
+  if (network_) {
+    network_->periodic(bootNowNs());
   }
   if (now - last_sweep_ >= kSweepEvery) {
     cache_.sweep(bootNowNs());
@@ -160,6 +186,9 @@ void Agent::shutdown() {
   if (syscall_) {
     syscall_->detach(); // before the drain, so the drain is the end
   }
+  if (network_) {
+    network_->detach();
+  }
   process_->stop();
   flushSinks();
   logStats();
@@ -194,10 +223,17 @@ void Agent::logStats() const {
       }
     }
   }
-  spdlog::info("stats: events={} sink_errors={} exec={} fork={} exit={} snapshot={} decode_errors={}{} "
+  std::string net;
+  if (network_) {
+    const auto& ns = network_->stats();
+    auto ds = network_->dnsCacheStats();
+    net = fmt::format(" flows={} dns={} net_decode_errors={} flows_named={} dns_cache_entries={} dns_cache_evicted={}",
+                      ns.flows, ns.dns, ns.decode_errors, ns.named, ds.entries, ds.evictions);
+  }
+  spdlog::info("stats: events={} sink_errors={} unrouted={} exec={} fork={} exit={} snapshot={} decode_errors={}{}{} "
                "cache_entries={} cache_evicted={} parent_misses={} | kernel:{}",
-               stats_.events, stats_.sink_errors, ps.records[0], ps.records[1], ps.records[2], ps.records[3],
-               ps.decode_errors, sys, cs.entries, cs.evicted, cs.parent_misses, kernel);
+               stats_.events, stats_.sink_errors, stats_.unrouted, ps.records[0], ps.records[1], ps.records[2],
+               ps.records[3], ps.decode_errors, sys, net, cs.entries, cs.evicted, cs.parent_misses, kernel);
 }
 
 } // namespace vigil

@@ -5,6 +5,7 @@
 
 #include "agent/config.h"
 #include "agent/process_cache.h"
+#include "collectors/network/network_collector.h"
 #include "collectors/process/process_collector.h"
 #include "collectors/syscall/syscall_collector.h"
 #include "vigil/collector.h"
@@ -20,6 +21,7 @@ namespace vigil {
 struct AgentStats {
   uint64_t events = 0; // events emitted to sinks
   uint64_t sink_errors = 0; // sink writes that failed (event lost for that sink)
+  uint64_t unrouted = 0; // records of a kind no collector handles (dropped)
 };
 
 class Agent : public CollectorOutput {
@@ -47,18 +49,23 @@ public:
   const process::ProcessCollector& processCollector() const { return *process_; }
   // nullptr when syscall capture is disabled.
   const syscall::SyscallCollector* syscallCollector() const { return syscall_.get(); }
+  // nullptr when network capture is disabled.
+  network::NetworkCollector* networkCollector() { return network_.get(); }
   void logStats() const;
 
 private:
   explicit Agent(const AgentConfig& config);
   void flushSinks();
   void periodic();
+  // A record of another capture domain from the shared ring buffer.
+  void routeRecord(std::span<const uint8_t> record);
 
   AgentConfig config_;
   std::string node_;
   std::vector<EventSinkPtr> sinks_;
   std::unique_ptr<process::ProcessCollector> process_;
   std::unique_ptr<syscall::SyscallCollector> syscall_;
+  std::unique_ptr<network::NetworkCollector> network_;
   ProcessCache cache_;
   AgentStats stats_;
   uint64_t seq_ = 0;

@@ -104,7 +104,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
   AgentConfig c = std::move(base);
   VIGIL_TRY(r.checkMap(root, "the top level",
                        {"node_name", "log_level", "libbpf_debug", "report_self", "stats_interval_seconds",
-                        "output", "process", "syscalls", "files", "cache"}));
+                        "output", "process", "syscalls", "files", "network", "cache"}));
   VIGIL_TRY(r.get(root, "node_name", c.node_name, "a string"));
   VIGIL_TRY(r.get(root, "log_level", c.log_level, "a string"));
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
@@ -241,6 +241,12 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
       c.syscalls.watch = std::move(prefixes);
     }
   }
+  if (YAML::Node net = root["network"]) {
+    VIGIL_TRY(r.checkMap(net, "network", {"enabled", "dns", "flow_update_seconds"}));
+    VIGIL_TRY(r.get(net, "enabled", c.network.enabled, "true or false"));
+    VIGIL_TRY(r.get(net, "dns", c.network.dns, "true or false"));
+    VIGIL_TRY(r.get(net, "flow_update_seconds", c.network.flow_update_seconds, "a number of seconds"));
+  }
   if (YAML::Node cache = root["cache"]) {
     VIGIL_TRY(r.checkMap(cache, "cache", {"max_entries", "ended_ttl_seconds"}));
     VIGIL_TRY(r.get(cache, "max_entries", c.cache.max_entries, "a number"));
@@ -340,7 +346,11 @@ syscalls:
     exclude: {}
 files:
   watch:{}
-{}cache:
+{}network:
+  enabled: {}
+  dns: {}
+  flow_update_seconds: {}
+cache:
   max_entries: {}
   ended_ttl_seconds: {}
 )",
@@ -350,7 +360,8 @@ files:
                      c.syscalls.enabled, syscall::hookModeName(c.syscalls.hooks), flowList(c.syscalls.trace),
                      flowList(c.syscalls.count), c.syscalls.pending_entries, c.syscalls.count_entries,
                      quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
-                     watch.empty() ? " []" : "", watch, c.cache.max_entries, c.cache.ended_ttl_seconds);
+                     watch.empty() ? " []" : "", watch, c.network.enabled, c.network.dns, c.network.flow_update_seconds,
+                     c.cache.max_entries, c.cache.ended_ttl_seconds);
 }
 
 } // namespace vigil

@@ -3,6 +3,7 @@
 // Agent configuration: embedded defaults, optionally a YAML file, then
 // command-line flags, in that order of precedence (docs/configuration.md).
 
+#include "collectors/network/network_bpf.h"
 #include "collectors/process/process_bpf.h"
 #include "collectors/syscall/syscall_bpf.h"
 #include "vigil/status.h"
@@ -27,6 +28,8 @@ struct AgentConfig {
 
   // syscalls.* and files.watch (the watched path prefixes).
   syscall::SyscallOptions syscalls = syscall::defaultOptions();
+
+  network::NetworkOptions network;
 
   struct Cache {
     uint64_t max_entries = 65536;

@@ -193,28 +193,36 @@ void ProcessCache::enrich(Event& event) {
       end(*entry, now);
     }
   } else if (event.has_syscall()) {
-    auto* call = event.mutable_syscall();
-    Process* proc = call->mutable_process();
-    Entry* entry = lookup(proc->exec_id());
-    if (!entry) {
-      auto cur = current_.find(proc->pid());
-      entry = cur == current_.end() ? nullptr : lookup(cur->second);
+    attachCaller(*event.mutable_syscall()->mutable_process(), *event.mutable_syscall()->mutable_parent());
+  } else if (event.has_flow()) {
+    if (!event.flow().owner_unknown()) {
+      attachCaller(*event.mutable_flow()->mutable_process(), *event.mutable_flow()->mutable_parent());
     }
-    if (entry) {
-      // The image from the cache; thread, ids and comm as they were at the call.
-      Process at_call = std::move(*proc);
-      *proc = entry->process;
-      proc->set_tid(at_call.tid());
-      proc->mutable_creds()->set_uid(at_call.creds().uid());
-      proc->mutable_creds()->set_gid(at_call.creds().gid());
-      proc->set_comm(at_call.comm());
-      proc->set_cgroup_id(at_call.cgroup_id());
-    } else {
-      ++stats_.process_misses;
-    }
-    if (const Process* parent = parentOf(*proc)) {
-      *call->mutable_parent() = *parent;
-    }
+  } else if (event.has_dns()) {
+    attachCaller(*event.mutable_dns()->mutable_process(), *event.mutable_dns()->mutable_parent());
+  }
+}
+
+void ProcessCache::attachCaller(Process& proc, Process& parent) {
+  Entry* entry = proc.exec_id().empty() ? nullptr : lookup(proc.exec_id());
+  if (!entry) {
+    auto cur = current_.find(proc.pid());
+    entry = cur == current_.end() ? nullptr : lookup(cur->second);
+  }
+  if (entry) {
+    // The image from the cache; thread, ids, comm and cgroup as they were at the call.
+    Process at_call = std::move(proc);
+    proc = entry->process;
+    proc.set_tid(at_call.tid());
+    proc.mutable_creds()->set_uid(at_call.creds().uid());
+    proc.mutable_creds()->set_gid(at_call.creds().gid());
+    proc.set_comm(at_call.comm());
+    proc.set_cgroup_id(at_call.cgroup_id());
+  } else {
+    ++stats_.process_misses;
+  }
+  if (const Process* p = parentOf(proc)) {
+    parent = *p;
   }
 }
 

@@ -31,7 +31,7 @@ struct ProcessCacheStats {
   uint64_t evicted = 0; // removed early to respect max_entries
   uint64_t parent_hits = 0;
   uint64_t parent_misses = 0; // event whose parent is unknown
-  uint64_t process_misses = 0; // exit or syscall of an image the cache never saw
+  uint64_t process_misses = 0; // exit, syscall, flow or DNS event of an image the cache never saw
 };
 
 class ProcessCache {
@@ -48,8 +48,9 @@ public:
   //  fork: fills the child's inherited image (binary, args, cwd) from the
   //        parent and records it;
   //  exit: fills the image from the cache, attaches the parent, ends it;
-  //  syscall: fills the image from the cache (keeping the thread, uid/gid,
-  //        comm and cgroup of the call) and attaches the parent.
+  //  syscall, flow, dns: fills the caller's image from the cache (keeping
+  //        the thread, uid/gid, comm and cgroup of the call) and attaches
+  //        the parent.
   void enrich(Event& event);
 
   const Process* find(std::string_view exec_id) const;
@@ -78,6 +79,9 @@ private:
   // The parent image of process; when found only by ppid, process's
   // parent_exec_id is corrected to it.
   const Process* parentOf(Process& process);
+  // The cached image of the process behind an event (found by exec_id, else
+  // by pid), and its parent.
+  void attachCaller(Process& proc, Process& parent);
   void insert(Process process);
   void end(Entry& entry, uint64_t now_ns);
   void remove(std::unordered_map<std::string, Entry>::iterator it);

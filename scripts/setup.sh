@@ -14,7 +14,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # used by tests and the run script
-  procps util-linux iproute2
+  procps util-linux iproute2 dnsmasq-base
 )
 
 missing=()

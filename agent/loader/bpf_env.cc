@@ -118,4 +118,25 @@ Result<BpfEnvReport> prepareBpfEnvironment() {
   return report;
 }
 
+std::string cgroup2Mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) {
+      continue;
+    }
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype == "cgroup2") {
+      std::istringstream head(line);
+      std::string id, parent, devno, root, mnt;
+      head >> id >> parent >> devno >> root >> mnt;
+      return mnt;
+    }
+  }
+  return {};
+}
+
 } // namespace vigil::loader

@@ -6,6 +6,7 @@
 
 #include "vigil/status.h"
 
+#include <cstdint>
 #include <string>
 
 namespace vigil::loader {
@@ -26,5 +27,19 @@ void routeLibbpfLogToSpdlog(bool verbose);
 // failed mount that is needed is an error; a failed memlock raise is a
 // warning (kernels >= 5.11 charge BPF memory to the cgroup instead).
 Result<BpfEnvReport> prepareBpfEnvironment();
+
+// Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" on a unified
+// host, "/sys/fs/cgroup/unified" on a hybrid one); empty when it is not.
+std::string cgroup2Mount();
+
+// Maps of the process object that other capture domains reuse (one ring
+// buffer, one counter array, one pid -> exec_id map), and the ring's wakeup
+// threshold their programs must apply too.
+struct SharedMaps {
+  int events_fd = -1;
+  int counters_fd = -1;
+  int procs_fd = -1;
+  uint32_t wakeup_bytes = 0;
+};
 
 } // namespace vigil::loader

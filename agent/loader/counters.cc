@@ -45,6 +45,16 @@ std::string_view kernelCounterName(int counter) {
     return "syscall_path_filtered";
   case VIGIL_CNT_SYS_CGROUP_FILTERED:
     return "syscall_cgroup_filtered";
+  case VIGIL_CNT_RB_FULL_NET:
+    return "ringbuf_full_net";
+  case VIGIL_CNT_RB_FULL_DNS:
+    return "ringbuf_full_dns";
+  case VIGIL_CNT_NET_NO_OWNER:
+    return "net_flow_without_owner";
+  case VIGIL_CNT_NET_STORAGE_FAIL:
+    return "net_socket_storage_fail";
+  case VIGIL_CNT_NET_ITER_WRITE_FAIL:
+    return "net_iter_write_fail";
   default:
     return "unknown";
   }

@@ -55,19 +55,22 @@ static __always_inline void vigil_fill_header(struct vigil_event_header *hdr, __
  */
 const volatile __u64 vigil_wakeup_bytes = 0;
 
+/* Wakeup flags for a record of size bytes about to be committed. */
+static __always_inline __u64 vigil_wakeup_flags(__u64 size)
+{
+	__u64 unread;
+
+	if (!vigil_wakeup_bytes)
+		return 0;
+	unread = bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA);
+	return (unread < vigil_wakeup_bytes && unread + size >= vigil_wakeup_bytes) ? BPF_RB_FORCE_WAKEUP :
+										      BPF_RB_NO_WAKEUP;
+}
+
 /* Copies a finished record into the ring buffer; counts counter when the ring is full. */
 static __always_inline void vigil_submit_or_count(void *record, __u64 size, __u32 counter)
 {
-	__u64 flags = 0;
-
-	if (vigil_wakeup_bytes) {
-		__u64 unread = bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA);
-
-		flags = (unread < vigil_wakeup_bytes && unread + size >= vigil_wakeup_bytes) ?
-				BPF_RB_FORCE_WAKEUP :
-				BPF_RB_NO_WAKEUP;
-	}
-	if (bpf_ringbuf_output(&vigil_events, record, size, flags) != 0)
+	if (bpf_ringbuf_output(&vigil_events, record, size, vigil_wakeup_flags(size)) != 0)
 		vigil_count(counter);
 }
 

@@ -26,7 +26,9 @@ enum vigil_event_kind {
 	VIGIL_EV_EXIT = 3, /* the last thread of a process exited */
 	VIGIL_EV_SNAPSHOT = 4, /* a process that existed when the agent started (task iterator) */
 	VIGIL_EV_SYSCALL = 5, /* a watched syscall returned (bpf/shared/syscall.h) */
-	VIGIL_EV_KIND_MAX = 6,
+	VIGIL_EV_NET = 6, /* a network flow changed (bpf/shared/network.h) */
+	VIGIL_EV_DNS = 7, /* a DNS message (bpf/shared/network.h) */
+	VIGIL_EV_KIND_MAX = 8,
 };
 
 struct vigil_event_header {
@@ -64,7 +66,12 @@ enum vigil_counter {
 	VIGIL_CNT_SYS_NO_ENTER = 14, /* exit without a kept enter (started before attach, or lost) */
 	VIGIL_CNT_SYS_PATH_FILTERED = 15, /* file syscall outside the watched prefixes: not sent (by design) */
 	VIGIL_CNT_SYS_CGROUP_FILTERED = 16, /* syscall in a cgroup filtered out: not sent (by design) */
-	VIGIL_CNT_MAX = 17,
+	VIGIL_CNT_RB_FULL_NET = 17, /* flow record lost: ring buffer full */
+	VIGIL_CNT_RB_FULL_DNS = 18, /* DNS record lost: ring buffer full */
+	VIGIL_CNT_NET_NO_OWNER = 19, /* TCP flow of a socket created before the agent: sent without an owner */
+	VIGIL_CNT_NET_STORAGE_FAIL = 20, /* socket storage could not be created: the socket is not tracked */
+	VIGIL_CNT_NET_ITER_WRITE_FAIL = 21, /* flow iterator could not write an interim record */
+	VIGIL_CNT_MAX = 22,
 };
 
 /* Maps a record kind to its "ring buffer full" counter. */
@@ -72,4 +79,6 @@ enum vigil_counter {
 	((kind) == VIGIL_EV_EXEC ? VIGIL_CNT_RB_FULL_EXEC :              \
 	 (kind) == VIGIL_EV_FORK ? VIGIL_CNT_RB_FULL_FORK :              \
 	 (kind) == VIGIL_EV_EXIT ? VIGIL_CNT_RB_FULL_EXIT :              \
+	 (kind) == VIGIL_EV_NET ? VIGIL_CNT_RB_FULL_NET :                \
+	 (kind) == VIGIL_EV_DNS ? VIGIL_CNT_RB_FULL_DNS :                \
 				   VIGIL_CNT_RB_FULL_SYSCALL)

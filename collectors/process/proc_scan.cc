@@ -1,5 +1,7 @@
 #include "collectors/process/proc_scan.h"
 
+#include "agent/loader/bpf_env.h"
+
 #include <fmt/format.h>
 
 #include <dirent.h>
@@ -38,27 +40,6 @@ uint32_t nsInode(const std::string& link) {
   return open == std::string::npos ? 0 : uint32_t(strtoul(link.c_str() + open + 1, nullptr, 10));
 }
 
-// The cgroup v2 mount point, for turning "0::/path" into a cgroup id.
-std::string cgroup2Root() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) {
-      continue;
-    }
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype == "cgroup2") {
-      std::istringstream head(line);
-      std::string id, parent, devno, root, mnt;
-      head >> id >> parent >> devno >> root >> mnt;
-      return mnt;
-    }
-  }
-  return {};
-}
 
 uint64_t cgroupIdOf(const std::string& proc_dir, const std::string& cg_root) {
   if (cg_root.empty()) {
@@ -149,7 +130,7 @@ uint64_t execIdFromStartTicks(uint64_t start_ticks) {
 std::vector<Process> scanProc(const BootClock& clock, uint32_t argv_max, const std::string& proc_root) {
   std::vector<Process> out;
   std::unordered_map<uint32_t, uint64_t> start_ids;
-  const std::string cg_root = cgroup2Root();
+  const std::string cg_root = loader::cgroup2Mount();
 
   DIR* dir = opendir(proc_root.c_str());
   if (!dir) {

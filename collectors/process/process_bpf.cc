@@ -1,5 +1,6 @@
 #include "collectors/process/process_bpf.h"
 
+#include "agent/loader/iterator.h"
 #include "process.skel.h"
 #include "shared/process.h"
 
@@ -189,55 +190,8 @@ Status ProcessBpf::iterateTasks(const std::function<void(std::span<const uint8_t
   if (!link) {
     return makeError("attach task iterator: {}", errnoText(errno));
   }
-  int fd = bpf_iter_create(bpf_link__fd(link));
-  if (fd < 0) {
-    int err = errno;
-    bpf_link__destroy(link);
-    return makeError("create task iterator: {}", errnoText(err));
-  }
-
-  // Records are whole in each read() except across buffer ends; accumulate
-  // and split by each header's size.
-  std::vector<uint8_t> buf;
-  std::vector<uint8_t> chunk(64 * 1024);
-  Status status;
-  for (;;) {
-    ssize_t n = read(fd, chunk.data(), chunk.size());
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) {
-        continue;
-      }
-      status = makeError("read task iterator: {}", errnoText(errno));
-      break;
-    }
-    if (n == 0) {
-      break;
-    }
-    buf.insert(buf.end(), chunk.begin(), chunk.begin() + n);
-    size_t off = 0;
-    while (buf.size() - off >= sizeof(vigil_event_header)) {
-      vigil_event_header hdr;
-      std::memcpy(&hdr, buf.data() + off, sizeof(hdr));
-      if (hdr.size < sizeof(hdr)) {
-        status = makeError("task iterator record at byte {} claims size {}", off, hdr.size);
-        break;
-      }
-      if (buf.size() - off < hdr.size) {
-        break;
-      }
-      callback(std::span<const uint8_t>(buf.data() + off, hdr.size));
-      off += hdr.size;
-    }
-    if (!status) {
-      break;
-    }
-    buf.erase(buf.begin(), buf.begin() + long(off));
-  }
-  close(fd);
+  auto status = loader::readIterator(bpf_link__fd(link), callback);
   bpf_link__destroy(link);
-  if (status && !buf.empty()) {
-    return makeError("task iterator ended inside a record ({} bytes left)", buf.size());
-  }
   return status;
 }
 

@@ -1,5 +1,6 @@
 #include "collectors/syscall/syscall_bpf.h"
 
+#include "agent/loader/bpf_env.h"
 #include "collectors/syscall/syscall_table.h"
 #include "syscall.skel.h"
 
@@ -21,21 +22,6 @@ namespace {
 
 std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
 
-// Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" on a unified
-// host, "/sys/fs/cgroup/unified" on a hybrid one).
-Result<std::string> cgroup2Root() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream fields(line);
-    std::string source, target, type;
-    fields >> source >> target >> type;
-    if (type == "cgroup2") {
-      return target;
-    }
-  }
-  return makeError("no cgroup2 filesystem is mounted (cgroup filters need cgroup v2)");
-}
 
 // The normalised form of a prefix: absolute, no trailing '/', no empty or
 // "." or ".." components.
@@ -191,13 +177,13 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
   // cgroup filters: open each directory now, so a typo fails at start.
   std::vector<int> include_fds, exclude_fds;
   if (!options.include_cgroups.empty() || !options.exclude_cgroups.empty()) {
-    auto root = cgroup2Root();
-    if (!root) {
-      return root.error();
+    std::string root = loader::cgroup2Mount();
+    if (root.empty()) {
+      return makeError("no cgroup2 filesystem is mounted (cgroup filters need cgroup v2)");
     }
     for (const auto* list : {&options.include_cgroups, &options.exclude_cgroups}) {
       for (const auto& path : *list) {
-        std::string full = path.rfind(*root, 0) == 0 ? path : *root + "/" + path;
+        std::string full = path.rfind(root, 0) == 0 ? path : root + "/" + path;
         int fd = open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
           return makeError("cgroup '{}' ({}): {}", path, full, errnoText(errno));

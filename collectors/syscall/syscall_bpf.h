@@ -4,6 +4,7 @@
 // prefixes, cgroup filters), share the process object's maps, load, write the
 // per-syscall specs, attach only what the configuration needs.
 
+#include "agent/loader/bpf_env.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -57,14 +58,7 @@ struct SyscallOptions {
 // prefixes of docs/syscall.md.
 SyscallOptions defaultOptions();
 
-// Maps of the process object this one shares (one ring buffer, one counter
-// array, one pid -> exec_id map), and the ring's wakeup threshold.
-struct SharedMaps {
-  int events_fd = -1;
-  int counters_fd = -1;
-  int procs_fd = -1;
-  uint32_t wakeup_bytes = 0;
-};
+using SharedMaps = loader::SharedMaps;
 
 class SyscallBpf {
 public:

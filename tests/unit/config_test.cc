@@ -29,7 +29,8 @@ auto fieldsOf(const AgentConfig& c) {
                          c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries,
                          c.cache.max_entries, c.cache.ended_ttl_seconds, c.syscalls.enabled, int(c.syscalls.hooks),
                          c.syscalls.trace, c.syscalls.count, c.syscalls.watch, c.syscalls.include_cgroups,
-                         c.syscalls.exclude_cgroups, c.syscalls.pending_entries, c.syscalls.count_entries);
+                         c.syscalls.exclude_cgroups, c.syscalls.pending_entries, c.syscalls.count_entries,
+                         c.network.enabled, c.network.dns, c.network.flow_update_seconds);
 }
 
 AgentConfig parseOk(const std::string& yaml, AgentConfig base = {}) {
@@ -330,6 +331,14 @@ TEST(ConfigTest, SyscallsAndWatchedFiles) {
   auto again = parseAgentConfig(renderAgentConfig(c), "rendered.yaml");
   ASSERT_TRUE(again.ok()) << again.error().message();
   EXPECT_EQ(fieldsOf(*again), fieldsOf(c));
+}
+
+TEST(ConfigTest, Network) {
+  auto c = parseOk("network: {enabled: true, dns: false, flow_update_seconds: 5}\n");
+  EXPECT_FALSE(c.network.dns);
+  EXPECT_EQ(c.network.flow_update_seconds, 5u);
+  EXPECT_THAT(parseError("network:\n  dns: maybe\n"), AllOf(HasSubstr("file.yaml:2:8"), HasSubstr("true or false")));
+  EXPECT_THAT(parseError("network: {flows: 1}\n"), HasSubstr("unknown key 'flows' in network"));
 }
 
 TEST(ConfigTest, SyscallErrorsNameTheirPlace) {

@@ -1062,7 +1062,8 @@ TEST_F(SyscallDecoderTest, ChunkHeaderPastTheEnd) {
   Record r("unlink");
   r.args({0x1000}).text(0, VIGIL_ARG_PATH, "/etc/x").raw("abc");
   size_t at = r.build().size() - 3;
-  EXPECT_THAT(decodeError(r.build()), HasSubstr(fmt::format("chunk header at byte {} needs 8 bytes but only 3 remain", at)));
+  EXPECT_THAT(decodeError(r.build()),
+              HasSubstr(fmt::format("chunk header at byte {} needs 8 bytes but only 3 remain", at)));
 }
 
 TEST_F(SyscallDecoderTest, ChunkBodyPastTheEnd) {

@@ -1,0 +1,119 @@
+#include "collectors/network/network_bpf.h"
+
+#include "agent/loader/iterator.h"
+#include "network.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace vigil::network {
+namespace {
+
+std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
+
+} // namespace
+
+Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& options,
+                                                       const loader::SharedMaps& shared) {
+  std::string root = loader::cgroup2Mount();
+  if (root.empty()) {
+    return makeError("no cgroup2 filesystem is mounted: socket hooks attach to the cgroup v2 root");
+  }
+  std::unique_ptr<NetworkBpf> self(new NetworkBpf());
+  self->cgroup_fd_ = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (self->cgroup_fd_ < 0) {
+    return makeError("open cgroup v2 root {}: {}", root, errnoText(errno));
+  }
+
+  auto* skel = network_bpf__open();
+  if (!skel) {
+    return makeError("open: {}", errnoText(errno));
+  }
+  self->skel_ = skel;
+  skel->rodata->self_tgid = options.self_tgid;
+  skel->rodata->dns_enabled = options.dns ? 1 : 0;
+  skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
+  bpf_program__set_autoattach(skel->progs.vigil_tcp_iter, false);
+  bpf_program__set_autoattach(skel->progs.vigil_udp_iter, false);
+  struct Reuse {
+    bpf_map* map;
+    int fd;
+    const char* what;
+  };
+  for (const Reuse& r : {Reuse{skel->maps.vigil_events, shared.events_fd, "ring buffer"},
+                         Reuse{skel->maps.vigil_counters, shared.counters_fd, "counters"},
+                         Reuse{skel->maps.vigil_procs, shared.procs_fd, "process map"}}) {
+    if (r.fd >= 0) {
+      if (int err = bpf_map__reuse_fd(r.map, r.fd); err != 0) {
+        return makeError("share {}: {}", r.what, errnoText(err));
+      }
+    }
+  }
+  if (int err = network_bpf__load(skel); err != 0) {
+    return makeError("load: {}{}", errnoText(err),
+                     err == -EPERM ? " (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root)" : "");
+  }
+  // Tracepoints first, then the socket hooks: a socket created from here on
+  // is owned before its first state change is seen.
+  for (bpf_program* prog : {skel->progs.vigil_tcp_state, skel->progs.vigil_tcp_retransmit}) {
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      return makeError("attach {}: {}", bpf_program__name(prog), errnoText(errno));
+    }
+    self->links_.push_back(link);
+  }
+  for (bpf_program* prog : {skel->progs.vigil_sock_create, skel->progs.vigil_connect4, skel->progs.vigil_connect6,
+                            skel->progs.vigil_skb_egress, skel->progs.vigil_skb_ingress,
+                            skel->progs.vigil_sock_release}) {
+    bpf_link* link = bpf_program__attach_cgroup(prog, self->cgroup_fd_);
+    if (!link) {
+      return makeError("attach {} to {}: {}", bpf_program__name(prog), root, errnoText(errno));
+    }
+    self->links_.push_back(link);
+  }
+  spdlog::info("network hooks: TCP state and retransmit tracepoints; socket, connect and packet hooks on {}; "
+               "DNS {}; interim flow updates {}",
+               root, options.dns ? "on" : "off",
+               options.flow_update_seconds ? fmt::format("every {} s", options.flow_update_seconds) : "off");
+  return self;
+}
+
+NetworkBpf::~NetworkBpf() {
+  detach();
+  if (skel_) {
+    network_bpf__destroy(skel_);
+  }
+  if (cgroup_fd_ >= 0) {
+    close(cgroup_fd_);
+  }
+}
+
+void NetworkBpf::detach() {
+  for (bpf_link* link : links_) {
+    bpf_link__destroy(link);
+  }
+  links_.clear();
+}
+
+Status NetworkBpf::iterateFlows(const std::function<void(std::span<const uint8_t>)>& callback) {
+  for (bpf_program* prog : {skel_->progs.vigil_tcp_iter, skel_->progs.vigil_udp_iter}) {
+    bpf_link* link = bpf_program__attach_iter(prog, nullptr);
+    if (!link) {
+      return makeError("attach {}: {}", bpf_program__name(prog), errnoText(errno));
+    }
+    auto st = loader::readIterator(bpf_link__fd(link), callback);
+    bpf_link__destroy(link);
+    if (!st) {
+      return st;
+    }
+  }
+  return okStatus();
+}
+
+} // namespace vigil::network
