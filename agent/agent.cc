@@ -183,13 +183,21 @@ void Agent::shutdown() {
     return;
   }
   shut_down_ = true;
+  auto t0 = std::chrono::steady_clock::now();
+  auto ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  };
+  // Detached before the drain, so the drain is the end.
   if (syscall_) {
-    syscall_->detach(); // before the drain, so the drain is the end
+    syscall_->detach();
+    spdlog::debug("syscall hooks detached after {} ms", ms());
   }
   if (network_) {
     network_->detach();
+    spdlog::debug("network hooks detached after {} ms", ms());
   }
   process_->stop();
+  spdlog::debug("process hooks detached and ring drained after {} ms", ms());
   flushSinks();
   logStats();
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -116,6 +117,22 @@ Result<BpfEnvReport> prepareBpfEnvironment() {
     spdlog::warn("{}", report.memlock_warning);
   }
   return report;
+}
+
+void destroyLinks(std::vector<bpf_link*>& links) {
+  constexpr size_t kThreads = 32;
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads && t < links.size(); ++t) {
+    threads.emplace_back([&links, t] {
+      for (size_t i = t; i < links.size(); i += kThreads) {
+        bpf_link__destroy(links[i]);
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  links.clear();
 }
 
 std::string cgroup2Mount() {

@@ -8,6 +8,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+struct bpf_link;
 
 namespace vigil::loader {
 
@@ -31,6 +34,11 @@ Result<BpfEnvReport> prepareBpfEnvironment();
 // Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" on a unified
 // host, "/sys/fs/cgroup/unified" on a hybrid one); empty when it is not.
 std::string cgroup2Mount();
+
+// Destroys every link, in parallel: detaching a tracepoint or tracing link
+// waits for an RCU grace period (tens of ms here), and the waits overlap when
+// the links go at once. Clears links.
+void destroyLinks(std::vector<bpf_link*>& links);
 
 // Maps of the process object that other capture domains reuse (one ring
 // buffer, one counter array, one pid -> exec_id map), and the ring's wakeup

@@ -94,12 +94,7 @@ NetworkBpf::~NetworkBpf() {
   }
 }
 
-void NetworkBpf::detach() {
-  for (bpf_link* link : links_) {
-    bpf_link__destroy(link);
-  }
-  links_.clear();
-}
+void NetworkBpf::detach() { loader::destroyLinks(links_); }
 
 Status NetworkBpf::iterateFlows(const std::function<void(std::span<const uint8_t>)>& callback) {
   for (bpf_program* prog : {skel_->progs.vigil_tcp_iter, skel_->progs.vigil_udp_iter}) {

@@ -14,7 +14,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <unistd.h>
 
 namespace vigil::syscall {
@@ -372,22 +371,7 @@ SyscallBpf::~SyscallBpf() {
 }
 
 void SyscallBpf::detach() {
-  // Each syscall tracepoint link waits for an RCU grace period when it goes
-  // (tens of ms here); one thread per batch lets the waits overlap, so
-  // detaching 100 links takes about as long as detaching a few.
-  constexpr size_t kThreads = 16;
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < kThreads && t < links_.size(); ++t) {
-    threads.emplace_back([this, t] {
-      for (size_t i = t; i < links_.size(); i += kThreads) {
-        bpf_link__destroy(links_[i]);
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  links_.clear();
+  loader::destroyLinks(links_);
   if (skel_) {
     syscall_bpf__detach(skel_);
   }
