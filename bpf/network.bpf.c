@@ -415,6 +415,10 @@ static __always_inline int on_packet(struct __sk_buff *skb, int egress)
 	bsk = bpf_sk_fullsock(bsk);
 	if (!bsk)
 		return 1;
+	/* TCP counters come from the socket at close; TCP packets matter only
+	 * for DNS. Returning before any lookup keeps bulk TCP traffic cheap. */
+	if (bsk->protocol == IPPROTO_TCP && (!dns_enabled || bpf_ntohs(bsk->dst_port) != DNS_PORT))
+		return 1;
 	s = bpf_sk_storage_get(&vigil_socks, bsk, 0, 0);
 	if (!s || (s->flags & VIGIL_SOCK_F_SELF) || !(s->flags & VIGIL_SOCK_F_OWNED))
 		return 1;
