@@ -109,6 +109,10 @@ Result<Decoded> Decoder::decode(std::span<const uint8_t> record, Event& event) c
       return makeError("flow record at byte {}: unknown address family {}",
                        offsetof(vigil_net_event, tuple) + offsetof(vigil_net_tuple, family), t.family);
     }
+    if (t.protocol != IPPROTO_TCP && t.protocol != IPPROTO_UDP) {
+      return makeError("flow record at byte {}: unknown protocol {}",
+                       offsetof(vigil_net_event, tuple) + offsetof(vigil_net_tuple, protocol), t.protocol);
+    }
     auto* f = event.mutable_flow();
     out.netns = ev.owner.netns;
     if (ev.owner.pid != 0) {
@@ -139,8 +143,7 @@ Result<Decoded> Decoder::decode(std::span<const uint8_t> record, Event& event) c
       f->set_old_state(tcpStateName(ev.oldstate));
     }
     if (ev.type == VIGIL_NET_CONNECT_FAIL) {
-      f->set_error(ev.error > 0 ? std::string(strerrorname_np(ev.error) ? strerrorname_np(ev.error) : "")
-                                : std::string());
+      f->set_error(ev.error > 0 ? process::errnoName(ev.error) : std::string());
       f->set_failure(std::string(connectFailure(ev.error)));
     }
     f->set_socket_cookie(ev.cookie);
@@ -158,6 +161,10 @@ Result<Decoded> Decoder::decode(std::span<const uint8_t> record, Event& event) c
     if (ev.len > VIGIL_DNS_CAP) {
       return makeError("DNS record at byte {}: payload length {} over {}", offsetof(vigil_dns_event, len), ev.len,
                        VIGIL_DNS_CAP);
+    }
+    if (ev.tuple.family != AF_INET && ev.tuple.family != AF_INET6) {
+      return makeError("DNS record at byte {}: unknown address family {}",
+                       offsetof(vigil_dns_event, tuple) + offsetof(vigil_net_tuple, family), ev.tuple.family);
     }
     bool tcp = ev.tuple.protocol == IPPROTO_TCP;
     auto msg = parseDns(std::span<const uint8_t>(ev.payload, ev.len), tcp);

@@ -271,6 +271,32 @@ std::vector<std::string> capabilityNames(uint64_t mask) {
   return names;
 }
 
+std::string errnoName(int err) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* name = strerrorname_np(err)) {
+    return name;
+  }
+#endif
+  // Kernel-internal codes a syscall exit tracepoint can still see (the
+  // restart is handled after it), from include/linux/errno.h.
+  switch (err) {
+  case 512:
+    return "ERESTARTSYS";
+  case 513:
+    return "ERESTARTNOINTR";
+  case 514:
+    return "ERESTARTNOHAND";
+  case 515:
+    return "ENOIOCTLCMD";
+  case 516:
+    return "ERESTART_RESTARTBLOCK";
+  case 524:
+    return "ENOTSUPP";
+  default:
+    return fmt::format("E{}", err);
+  }
+}
+
 std::string signalName(uint32_t signal) {
   const char* abbrev = signal < 256 ? sigabbrev_np(int(signal)) : nullptr;
   return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("SIG{}", signal);

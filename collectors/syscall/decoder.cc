@@ -822,31 +822,6 @@ v1::FileAccess fileAccess(uint16_t access) {
 
 } // namespace
 
-std::string errnoName(int err) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  if (const char* name = strerrorname_np(err)) {
-    return name;
-  }
-#endif
-  // Kernel-internal codes a syscall exit tracepoint can still see (the
-  // restart is handled after it), from include/linux/errno.h.
-  switch (err) {
-  case 512:
-    return "ERESTARTSYS";
-  case 513:
-    return "ERESTARTNOINTR";
-  case 514:
-    return "ERESTARTNOHAND";
-  case 515:
-    return "ENOIOCTLCMD";
-  case 516:
-    return "ERESTART_RESTARTBLOCK";
-  case 524:
-    return "ENOTSUPP";
-  default:
-    return fmt::format("E{}", err);
-  }
-}
 
 Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
   if (record.size() < sizeof(vigil_event_header)) {

@@ -15,8 +15,7 @@
 
 namespace vigil::syscall {
 
-// "ENOENT" for 2; "E<n>" for numbers without a name.
-std::string errnoName(int err);
+using process::errnoName;
 
 class Decoder {
 public:
