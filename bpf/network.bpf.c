@@ -177,11 +177,11 @@ static __always_inline void send_flow(struct sock *sk, struct vigil_sock *s, __u
 		ev.owner = s->owner;
 		ev.start_ns = s->start_ns;
 		ev.flags = s->flags;
-	} else {
-		vigil_count(VIGIL_CNT_NET_NO_OWNER);
 	}
+	if (!s || !(s->flags & VIGIL_SOCK_F_OWNED))
+		vigil_count(VIGIL_CNT_NET_NO_OWNER);
 	sock_tuple(&ev.tuple, sk);
-	if (type == VIGIL_NET_CLOSE && s && ev.tuple.lport == 0)
+	if ((type == VIGIL_NET_CLOSE || type == VIGIL_NET_CONNECT_FAIL) && s && ev.tuple.lport == 0 && s->tuple.lport)
 		ev.tuple = s->tuple; /* unhashed already: the tuple it had */
 	ev.cookie = bpf_get_socket_cookie(sk);
 	if (type == VIGIL_NET_CLOSE)
@@ -203,7 +203,11 @@ int BPF_PROG(vigil_tcp_state, struct sock *sk, int oldstate, int newstate)
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	s = bpf_sk_storage_get(&vigil_socks, sk, 0, 0);
+	/* A flow being established on a socket the agent never saw created
+	 * (a listener older than the agent) gets storage now, without an
+	 * owner, so its close still knows its tuple, side and start. */
+	s = bpf_sk_storage_get(&vigil_socks, sk, 0,
+			       newstate == TCP_ESTABLISHED ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (s && (s->flags & VIGIL_SOCK_F_SELF))
 		return 0;
 	now = bpf_ktime_get_boot_ns();
@@ -392,6 +396,11 @@ static __always_inline void count_udp(struct __sk_buff *skb, struct vigil_sock *
 	if (!(s->flags & VIGIL_SOCK_F_UDP_PEER) || !same_peer(&s->tuple, &p->tuple)) {
 		s->tuple = p->tuple;
 		s->flags |= VIGIL_SOCK_F_UDP_PEER;
+		/* Who spoke first with this peer sets the direction. */
+		if (egress)
+			s->flags &= ~VIGIL_SOCK_F_PASSIVE;
+		else
+			s->flags |= VIGIL_SOCK_F_PASSIVE;
 		if (!s->start_ns)
 			s->start_ns = now;
 	}
@@ -415,8 +424,16 @@ static __always_inline int on_packet(struct __sk_buff *skb, int egress)
 	bsk = bpf_sk_fullsock(bsk);
 	if (!bsk)
 		return 1;
-	/* TCP counters come from the socket at close; TCP packets matter only
-	 * for DNS. Returning before any lookup keeps bulk TCP traffic cheap. */
+	if (bsk->protocol == IPPROTO_TCP && egress && bsk->state == TCP_SYN_SENT) {
+		/* The SYN: the local port is chosen now, and a refused or
+		 * timed-out connect loses it before its close is seen. */
+		s = bpf_sk_storage_get(&vigil_socks, bsk, 0, 0);
+		if (s && !(s->flags & VIGIL_SOCK_F_SELF) && parse_packet(skb, egress, &p) == 0)
+			s->tuple = p.tuple;
+		return 1;
+	}
+	/* TCP counters come from the socket at close; other TCP packets matter
+	 * only for DNS. Returning before any lookup keeps bulk TCP traffic cheap. */
 	if (bsk->protocol == IPPROTO_TCP && (!dns_enabled || bpf_ntohs(bsk->dst_port) != DNS_PORT))
 		return 1;
 	s = bpf_sk_storage_get(&vigil_socks, bsk, 0, 0);

@@ -65,7 +65,7 @@ VIGIL_STATIC_ASSERT(sizeof(struct vigil_net_counters) == 32, "vigil_net_counters
 /* vigil_sock.flags */
 #define VIGIL_SOCK_F_OWNED (1U << 0) /* owner filled */
 #define VIGIL_SOCK_F_ACTIVE (1U << 1) /* this side connected (client) */
-#define VIGIL_SOCK_F_PASSIVE (1U << 2) /* accepted from a listener (server) */
+#define VIGIL_SOCK_F_PASSIVE (1U << 2) /* TCP: accepted from a listener; UDP: the peer spoke first */
 #define VIGIL_SOCK_F_FIN_IN (1U << 3) /* the peer's FIN arrived (counted by the kernel as a byte) */
 #define VIGIL_SOCK_F_REPORTED (1U << 4) /* CONNECT/ACCEPT sent */
 #define VIGIL_SOCK_F_UDP_PEER (1U << 5) /* UDP: tuple/udp hold a peer */

@@ -125,7 +125,8 @@ Result<Decoded> Decoder::decode(std::span<const uint8_t> record, Event& event) c
     f->set_family(std::string(familyName(t.family)));
     fillEndpoint(t.family, t.laddr, t.lport, *f->mutable_local());
     fillEndpoint(t.family, t.raddr, t.rport, *f->mutable_remote());
-    f->set_direction((ev.flags & VIGIL_SOCK_F_PASSIVE) ? "inbound" : "outbound");
+    bool inbound = ev.type == VIGIL_NET_ACCEPT || (ev.flags & VIGIL_SOCK_F_PASSIVE);
+    f->set_direction(inbound ? "inbound" : "outbound");
     f->set_bytes_sent(ev.counters.bytes_sent);
     f->set_bytes_received(ev.counters.bytes_received);
     f->set_packets_sent(ev.counters.packets_sent);
