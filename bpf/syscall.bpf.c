@@ -42,6 +42,10 @@ const volatile __u32 nr_prefixes = 0; /* watched prefixes in use; 0 = file sysca
 const volatile char prefixes[VIGIL_SYS_PREFIXES][VIGIL_SYS_PREFIX_CAP] = {}; /* NUL-terminated, no trailing '/' */
 const volatile __u32 prefix_len[VIGIL_SYS_PREFIXES] = {}; /* bytes before the NUL */
 const volatile __u32 prefix_access[VIGIL_SYS_PREFIXES] = {}; /* VIGIL_ACCESS_* each prefix watches */
+/* The first 8 bytes of each prefix (little-endian) and the mask of those
+ * that are in it: a path whose first 8 bytes differ skips the string compare. */
+const volatile __u64 prefix_head[VIGIL_SYS_PREFIXES] = {};
+const volatile __u64 prefix_head_mask[VIGIL_SYS_PREFIXES] = {};
 const volatile __u32 nr_include_cgroups = 0; /* vigil_sys_cgroups[0, n) */
 const volatile __u32 nr_exclude_cgroups = 0; /* vigil_sys_cgroups[VIGIL_SYS_CGROUPS, +n) */
 
@@ -270,8 +274,11 @@ static __always_inline __u16 match_prefix(struct vigil_sys_scratch *s, __u32 pos
 	const char *path;
 	int i;
 
+	__u64 head;
+
 	barrier_var(pos);
 	path = (const char *)&s->data[pos & DATA_MASK];
+	__builtin_memcpy(&head, path, sizeof(head));
 #pragma unroll
 	for (i = 0; i < VIGIL_SYS_PREFIXES; i++) {
 		__u32 len;
@@ -279,7 +286,7 @@ static __always_inline __u16 match_prefix(struct vigil_sys_scratch *s, __u32 pos
 
 		if (i >= nr_prefixes)
 			break;
-		if (!(prefix_access[i] & access))
+		if (!(prefix_access[i] & access) || (head & prefix_head_mask[i]) != prefix_head[i])
 			continue;
 		len = prefix_len[i] & (VIGIL_SYS_PREFIX_CAP - 1);
 		if (len == 0)

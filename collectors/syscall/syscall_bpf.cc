@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -217,6 +218,12 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
       std::memcpy(dst, prefixes[i].path.c_str(), prefixes[i].path.size() + 1);
       skel->rodata->prefix_len[i] = uint32_t(prefixes[i].path.size());
       skel->rodata->prefix_access[i] = prefixes[i].access;
+      uint64_t head = 0, mask = 0;
+      size_t n = std::min<size_t>(prefixes[i].path.size(), sizeof(head));
+      std::memcpy(&head, prefixes[i].path.data(), n);
+      std::memset(&mask, 0xff, n);
+      skel->rodata->prefix_head[i] = head;
+      skel->rodata->prefix_head_mask[i] = mask;
     }
     skel->rodata->nr_include_cgroups = uint32_t(include_fds.size());
     skel->rodata->nr_exclude_cgroups = uint32_t(exclude_fds.size());
