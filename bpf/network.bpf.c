@@ -164,20 +164,26 @@ static __always_inline void tcp_counters(struct vigil_net_counters *c, struct so
 	c->srtt_us = tp->srtt_us >> 3;
 }
 
+/* What every flow record takes from the socket's storage. */
+static __always_inline void from_storage(struct vigil_net_event *ev, const struct vigil_sock *s, __u32 type)
+{
+	ev->type = type;
+	ev->owner = s->owner;
+	ev->start_ns = s->start_ns;
+	ev->flags = s->flags;
+}
+
 static __always_inline void send_flow(struct sock *sk, struct vigil_sock *s, __u32 type, __u32 oldstate,
 				      __u32 newstate, __s32 error)
 {
 	struct vigil_net_event ev = {};
 
 	ev.type = type;
+	if (s)
+		from_storage(&ev, s, type);
 	ev.error = error;
 	ev.oldstate = oldstate;
 	ev.newstate = newstate;
-	if (s) {
-		ev.owner = s->owner;
-		ev.start_ns = s->start_ns;
-		ev.flags = s->flags;
-	}
 	if (!s || !(s->flags & VIGIL_SOCK_F_OWNED))
 		vigil_count(VIGIL_CNT_NET_NO_OWNER);
 	sock_tuple(&ev.tuple, sk);
@@ -360,17 +366,14 @@ static __always_inline void capture_dns(struct __sk_buff *skb, struct vigil_sock
 	bpf_ringbuf_submit(ev, vigil_wakeup_flags(sizeof(*ev)));
 }
 
-static __always_inline void send_udp(struct vigil_sock *s, __u64 cookie, __u32 type_flags)
+static __always_inline void send_udp(struct vigil_sock *s, __u64 cookie)
 {
 	struct vigil_net_event ev = {};
 
-	ev.type = VIGIL_NET_UDP;
-	ev.owner = s->owner;
+	from_storage(&ev, s, VIGIL_NET_UDP);
 	ev.tuple = s->tuple;
 	ev.cookie = cookie;
-	ev.start_ns = s->start_ns;
 	ev.counters = s->udp;
-	ev.flags = s->flags | type_flags;
 	vigil_fill_header(&ev.hdr, VIGIL_EV_NET, VIGIL_NET_VERSION, sizeof(ev));
 	vigil_submit(&ev, sizeof(ev), VIGIL_EV_NET);
 }
@@ -389,7 +392,7 @@ static __always_inline void count_udp(struct __sk_buff *skb, struct vigil_sock *
 	__u64 now = bpf_ktime_get_boot_ns();
 
 	if ((s->flags & VIGIL_SOCK_F_UDP_PEER) && !same_peer(&s->tuple, &p->tuple)) {
-		send_udp(s, bpf_get_socket_cookie(skb), 0);
+		send_udp(s, bpf_get_socket_cookie(skb));
 		__builtin_memset(&s->udp, 0, sizeof(s->udp));
 		s->start_ns = now;
 	}
@@ -474,7 +477,7 @@ int vigil_sock_release(struct bpf_sock *ctx)
 	if (!s || (s->flags & VIGIL_SOCK_F_SELF) || !(s->flags & VIGIL_SOCK_F_UDP_PEER))
 		return 1;
 	if (s->udp.packets_sent || s->udp.packets_received)
-		send_udp(s, bpf_get_socket_cookie(ctx), 0);
+		send_udp(s, bpf_get_socket_cookie(ctx));
 	return 1;
 }
 
@@ -508,10 +511,7 @@ int vigil_tcp_iter(struct bpf_iter__tcp *ctx)
 	s = bpf_sk_storage_get(&vigil_socks, sk, 0, 0);
 	if (!s || (s->flags & VIGIL_SOCK_F_SELF) || !(s->flags & VIGIL_SOCK_F_REPORTED))
 		return 0;
-	ev.type = VIGIL_NET_UPDATE;
-	ev.owner = s->owner;
-	ev.start_ns = s->start_ns;
-	ev.flags = s->flags;
+	from_storage(&ev, s, VIGIL_NET_UPDATE);
 	ev.cookie = bpf_get_socket_cookie(sk);
 	ev.newstate = sk->__sk_common.skc_state;
 	ev.oldstate = ev.newstate;
@@ -536,10 +536,7 @@ int vigil_udp_iter(struct bpf_iter__udp *ctx)
 	if (!s || (s->flags & VIGIL_SOCK_F_SELF) || !(s->flags & VIGIL_SOCK_F_UDP_PEER) ||
 	    !(s->udp.packets_sent || s->udp.packets_received))
 		return 0;
-	ev.type = VIGIL_NET_UDP;
-	ev.owner = s->owner;
-	ev.start_ns = s->start_ns;
-	ev.flags = s->flags;
+	from_storage(&ev, s, VIGIL_NET_UDP);
 	ev.cookie = bpf_get_socket_cookie(sk);
 	ev.tuple = s->tuple;
 	ev.counters = s->udp;

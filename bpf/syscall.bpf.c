@@ -140,7 +140,11 @@ struct collect_ctx {
 	__u32 truncated; /* 1 until a root is reached */
 };
 
-/* Pass 1: one component (its name pointer) per step, leaf to root. */
+/* Pass 1: one component (its name pointer) per step, leaf to root.
+ * The mount crossing is the same as vigil_path_step's (lib/path.bpf.h). A
+ * shared step taking the walk state by pointer pushed the verifier's
+ * exploration of the enter program past its limit, so each walk keeps its
+ * own copy. */
 static long collect_step(__u32 index, void *arg)
 {
 	struct collect_ctx *c = arg;

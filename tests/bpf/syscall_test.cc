@@ -154,18 +154,6 @@ pid_t deadPid() {
 
 // ---- files and cgroups ----------------------------------------------------
 
-std::string realPath(const std::string& path) {
-  char buf[PATH_MAX];
-  return realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string selfComm() {
   std::string comm = readFile("/proc/self/comm");
   return comm.substr(0, comm.find('\n'));

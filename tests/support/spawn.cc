@@ -1,8 +1,11 @@
 #include "support/spawn.h"
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <grp.h>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -57,6 +60,18 @@ std::string makeTempDir() {
     throw std::runtime_error(std::string("mkdtemp: ") + strerror(errno));
   }
   return tmpl;
+}
+
+std::string realPath(const std::string& path) {
+  char buf[PATH_MAX];
+  return realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 } // namespace vigil::test

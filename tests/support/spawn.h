@@ -23,5 +23,9 @@ pid_t spawn(const SpawnOptions& options);
 int waitStatus(pid_t pid);
 // Creates a fresh directory under /tmp and returns its path.
 std::string makeTempDir();
+// path with symlinks resolved; path itself when it cannot be resolved.
+std::string realPath(const std::string& path);
+// A whole file as text; empty when unreadable.
+std::string readFile(const std::string& path);
 
 } // namespace vigil::test
