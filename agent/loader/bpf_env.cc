@@ -9,7 +9,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -120,17 +119,8 @@ Result<BpfEnvReport> prepareBpfEnvironment() {
 }
 
 void destroyLinks(std::vector<bpf_link*>& links) {
-  constexpr size_t kThreads = 32;
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < kThreads && t < links.size(); ++t) {
-    threads.emplace_back([&links, t] {
-      for (size_t i = t; i < links.size(); i += kThreads) {
-        bpf_link__destroy(links[i]);
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
+  for (bpf_link* link : links) {
+    bpf_link__destroy(link);
   }
   links.clear();
 }
