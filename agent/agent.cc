@@ -102,7 +102,7 @@ void Agent::onExistingProcess(Process&& process) { cache_.addExisting(std::move(
 void Agent::routeRecord(std::span<const uint8_t> record) {
   uint16_t kind = 0;
   std::memcpy(&kind, record.data(), sizeof(kind)); // the process collector checked the size
-  if (kind == VIGIL_EV_SYSCALL && syscall_) {
+  if ((kind == VIGIL_EV_SYSCALL || kind == VIGIL_EV_SUPPRESSED) && syscall_) {
     syscall_->handleRecord(record);
   } else if ((kind == VIGIL_EV_NET || kind == VIGIL_EV_DNS) && network_) {
     network_->handleRecord(record);
@@ -142,6 +142,9 @@ void Agent::periodic() {
   }
   if (network_) {
     network_->periodic(bootNowNs());
+  }
+  if (syscall_) {
+    syscall_->periodic(bootNowNs());
   }
   if (now - last_sweep_ >= kSweepEvery) {
     cache_.sweep(bootNowNs());
@@ -216,7 +219,8 @@ void Agent::logStats() const {
   std::string sys;
   if (syscall_) {
     const auto& ss = syscall_->stats();
-    sys = fmt::format(" syscall={} syscall_decode_errors={}", ss.records, ss.decode_errors);
+    sys = fmt::format(" syscall={} syscall_decode_errors={} syscall_rate_limited={}", ss.records, ss.decode_errors,
+                      ss.suppressed);
     if (auto counts = syscall_->counts()) {
       // The busiest (cgroup, syscall) pairs; all of them become metrics.
       std::vector<std::pair<uint64_t, std::pair<uint64_t, uint32_t>>> top;

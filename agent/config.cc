@@ -166,7 +166,8 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
   }
   if (YAML::Node sys = root["syscalls"]) {
     VIGIL_TRY(r.checkMap(sys, "syscalls",
-                         {"enabled", "hooks", "trace", "count", "pending_entries", "count_entries", "cgroups"}));
+                         {"enabled", "hooks", "trace", "count", "pending_entries", "count_entries", "cgroups",
+                          "rate_limit"}));
     VIGIL_TRY(r.get(sys, "enabled", c.syscalls.enabled, "true or false"));
     if (sys["hooks"]) {
       std::string hooks;
@@ -193,6 +194,14 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     VIGIL_TRY(r.get(sys, "count_entries", c.syscalls.count_entries, "a number"));
     if (c.syscalls.count_entries < 64) {
       return r.error(sys["count_entries"], "count_entries must be at least 64");
+    }
+    if (YAML::Node rl = sys["rate_limit"]) {
+      VIGIL_TRY(r.checkMap(rl, "syscalls.rate_limit", {"per_second", "burst"}));
+      VIGIL_TRY(r.get(rl, "per_second", c.syscalls.rate_limit_per_second, "a number of records per second"));
+      VIGIL_TRY(r.get(rl, "burst", c.syscalls.rate_limit_burst, "a number of records"));
+      if (c.syscalls.rate_limit_burst == 0) {
+        return r.error(rl["burst"], "burst must be at least 1");
+      }
     }
     if (YAML::Node cg = sys["cgroups"]) {
       VIGIL_TRY(r.checkMap(cg, "syscalls.cgroups", {"include", "exclude"}));
@@ -341,6 +350,9 @@ syscalls:
   count: {}
   pending_entries: {}
   count_entries: {}
+  rate_limit:
+    per_second: {}
+    burst: {}
   cgroups:
     include: {}
     exclude: {}
@@ -359,6 +371,7 @@ cache:
                      c.process.argv_max, c.process.ring_bytes, c.process.wakeup_bytes, c.process.proc_map_entries,
                      c.syscalls.enabled, syscall::hookModeName(c.syscalls.hooks), flowList(c.syscalls.trace),
                      flowList(c.syscalls.count), c.syscalls.pending_entries, c.syscalls.count_entries,
+                     c.syscalls.rate_limit_per_second, c.syscalls.rate_limit_burst,
                      quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
                      watch.empty() ? " []" : "", watch, c.network.enabled, c.network.dns, c.network.flow_update_seconds,
                      c.cache.max_entries, c.cache.ended_ttl_seconds);

@@ -46,6 +46,8 @@ const volatile __u32 prefix_access[VIGIL_SYS_PREFIXES] = {}; /* VIGIL_ACCESS_* e
  * that are in it: a path whose first 8 bytes differ skips the string compare. */
 const volatile __u64 prefix_head[VIGIL_SYS_PREFIXES] = {};
 const volatile __u64 prefix_head_mask[VIGIL_SYS_PREFIXES] = {};
+const volatile __u64 rate_cost_ns = 0; /* rate limit: 1e9 / events per second per cgroup; 0 = no limit */
+const volatile __u64 rate_burst_ns = 0; /* rate limit: burst events x rate_cost_ns */
 const volatile __u32 nr_include_cgroups = 0; /* vigil_sys_cgroups[0, n) */
 const volatile __u32 nr_exclude_cgroups = 0; /* vigil_sys_cgroups[VIGIL_SYS_CGROUPS, +n) */
 
@@ -87,6 +89,14 @@ struct {
 	__type(key, struct vigil_sys_count_key);
 	__type(value, __u64);
 } vigil_sys_counts SEC(".maps");
+
+/* Rate limit state per cgroup id (only with a rate limit). Size set by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vigil_rate_state);
+} vigil_sys_rate SEC(".maps");
 
 /* cgroup v2 directories: include list first, exclude list from VIGIL_SYS_CGROUPS. */
 struct {
@@ -681,11 +691,74 @@ static __always_inline int sys_enter(__u32 nr, const __u64 *args)
 	return 0;
 }
 
+/* ---- load shedding ------------------------------------------------------ */
+
+/* Sends what the limit dropped for r's cgroup, if anything: a counted summary
+ * instead of silence. A summary that does not fit the ring is put back. */
+static __always_inline void send_suppressed(struct vigil_rate_state *r, __u64 cgroup_id)
+{
+	struct vigil_suppressed_event ev = {};
+	__u64 n = __sync_lock_test_and_set(&r->suppressed, 0);
+
+	if (!n)
+		return;
+	ev.cgroup_id = cgroup_id;
+	ev.count = n;
+	ev.first_ns = r->first_suppressed_ns;
+	ev.kind = VIGIL_EV_SYSCALL;
+	vigil_fill_header(&ev.hdr, VIGIL_EV_SUPPRESSED, VIGIL_SUPPRESSED_VERSION, sizeof(ev));
+	if (bpf_ringbuf_output(&vigil_events, &ev, sizeof(ev), vigil_wakeup_flags(sizeof(ev))) != 0) {
+		__sync_fetch_and_add(&r->suppressed, n);
+		vigil_count(VIGIL_CNT_RB_FULL_SYSCALL);
+	}
+}
+
+/*
+ * The optional per-cgroup rate limit on syscall records: a token bucket kept
+ * as sending time earned. A record over the limit is dropped and counted in
+ * the cgroup's state; the next record the cgroup may send is preceded by a
+ * summary with that count. Races between CPUs can let a record more or less
+ * through; the count of what was dropped is exact (atomic).
+ */
+static __always_inline int rate_allows(__u64 cgroup_id)
+{
+	struct vigil_rate_state *r, init = {};
+	__u64 now, credit;
+
+	if (!rate_cost_ns)
+		return 1;
+	now = bpf_ktime_get_boot_ns();
+	r = bpf_map_lookup_elem(&vigil_sys_rate, &cgroup_id);
+	if (!r) {
+		init.credit_ns = rate_burst_ns - rate_cost_ns;
+		init.last_ns = now;
+		bpf_map_update_elem(&vigil_sys_rate, &cgroup_id, &init, BPF_NOEXIST);
+		return 1;
+	}
+	credit = r->credit_ns + (now - r->last_ns);
+	if (credit > rate_burst_ns)
+		credit = rate_burst_ns;
+	r->last_ns = now;
+	if (credit < rate_cost_ns) {
+		r->credit_ns = credit;
+		if (__sync_fetch_and_add(&r->suppressed, 1) == 0)
+			r->first_suppressed_ns = now;
+		vigil_count(VIGIL_CNT_RATE_LIMITED);
+		return 0;
+	}
+	r->credit_ns = credit - rate_cost_ns;
+	if (r->suppressed)
+		send_suppressed(r, cgroup_id);
+	return 1;
+}
+
 /* Sends the finished record in the scratch. */
 static __always_inline void send(struct vigil_sys_scratch *s, __u32 pos)
 {
 	__u64 size;
 
+	if (!rate_allows(s->ev.cgroup_id))
+		return;
 	s->ev.data_len = pos;
 	size = sizeof(s->ev) + (pos & (VIGIL_SYS_DATA_CAP * 2 - 1));
 	if (size > sizeof(s->ev) + VIGIL_SYS_DATA_CAP)
@@ -743,7 +816,7 @@ static __always_inline int sys_exit(__u32 nr, __s64 ret)
 		small = 0;
 	}
 	if (small && !spec->has_data) {
-		if (!(spec->flags & VIGIL_SYS_SPEC_FAIL_ONLY) || ret < 0) {
+		if ((!(spec->flags & VIGIL_SYS_SPEC_FAIL_ONLY) || ret < 0) && rate_allows(small->cgroup_id)) {
 			small->ret = ret;
 			vigil_fill_header(&small->hdr, VIGIL_EV_SYSCALL, VIGIL_SYSCALL_VERSION, sizeof(*small));
 			vigil_submit_or_count(small, sizeof(*small), VIGIL_CNT_RB_FULL_SYSCALL);

@@ -70,7 +70,7 @@ function(vigil_bpf_object name src)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
-    COMMAND ${VIGIL_BPF_CLANG} -target bpf -D__TARGET_ARCH_${VIGIL_BPF_ARCH} -g -O2 -Wall -Werror
+    COMMAND ${VIGIL_BPF_CLANG} -target bpf -mcpu=v3 -D__TARGET_ARCH_${VIGIL_BPF_ARCH} -g -O2 -Wall -Werror
             -I${PROJECT_SOURCE_DIR}/bpf -I${VIGIL_VMLINUX_DIR} -c ${src_abs} -o ${obj}
     ${strip_cmd}
     DEPENDS ${src_abs} ${bpf_headers}

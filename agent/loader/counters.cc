@@ -55,6 +55,8 @@ std::string_view kernelCounterName(int counter) {
     return "net_socket_storage_fail";
   case VIGIL_CNT_NET_ITER_WRITE_FAIL:
     return "net_iter_write_fail";
+  case VIGIL_CNT_RATE_LIMITED:
+    return "rate_limited";
   default:
     return "unknown";
   }

@@ -28,7 +28,8 @@ enum vigil_event_kind {
 	VIGIL_EV_SYSCALL = 5, /* a watched syscall returned (bpf/shared/syscall.h) */
 	VIGIL_EV_NET = 6, /* a network flow changed (bpf/shared/network.h) */
 	VIGIL_EV_DNS = 7, /* a DNS message (bpf/shared/network.h) */
-	VIGIL_EV_KIND_MAX = 8,
+	VIGIL_EV_SUPPRESSED = 8, /* events a rate limit dropped on purpose, counted (below) */
+	VIGIL_EV_KIND_MAX = 9,
 };
 
 struct vigil_event_header {
@@ -71,7 +72,8 @@ enum vigil_counter {
 	VIGIL_CNT_NET_NO_OWNER = 19, /* TCP flow of a socket created before the agent: sent without an owner */
 	VIGIL_CNT_NET_STORAGE_FAIL = 20, /* socket storage could not be created: the socket is not tracked */
 	VIGIL_CNT_NET_ITER_WRITE_FAIL = 21, /* flow iterator could not write an interim record */
-	VIGIL_CNT_MAX = 22,
+	VIGIL_CNT_RATE_LIMITED = 22, /* event dropped by a configured rate limit (reported in a summary) */
+	VIGIL_CNT_MAX = 23,
 };
 
 /* Maps a record kind to its "ring buffer full" counter. */
@@ -82,3 +84,29 @@ enum vigil_counter {
 	 (kind) == VIGIL_EV_NET ? VIGIL_CNT_RB_FULL_NET :                \
 	 (kind) == VIGIL_EV_DNS ? VIGIL_CNT_RB_FULL_DNS :                \
 				   VIGIL_CNT_RB_FULL_SYSCALL)
+
+#define VIGIL_SUPPRESSED_VERSION 1
+
+/* VIGIL_EV_SUPPRESSED: how many events of one kind a per-cgroup rate limit
+ * dropped, sent when the cgroup may send again (or read by user space once
+ * the cgroup has gone quiet). */
+struct vigil_suppressed_event {
+	struct vigil_event_header hdr;
+	__u64 cgroup_id; /* the cgroup v2 id the limit applies to */
+	__u64 count; /* events dropped */
+	__u64 first_ns; /* CLOCK_BOOTTIME ns of the first of them */
+	__u32 kind; /* enum vigil_event_kind of the dropped events */
+	__u32 pad; /* always 0 */
+};
+
+VIGIL_STATIC_ASSERT(sizeof(struct vigil_suppressed_event) == 56, "vigil_suppressed_event size");
+
+/* Per-cgroup rate limit state: a token bucket kept as sending time earned. */
+struct vigil_rate_state {
+	__u64 credit_ns; /* earned: an event costs 1e9 / rate ns, up to burst events' worth */
+	__u64 last_ns; /* when credit was last topped up */
+	__u64 suppressed; /* events dropped since the last summary */
+	__u64 first_suppressed_ns; /* the first of those */
+};
+
+VIGIL_STATIC_ASSERT(sizeof(struct vigil_rate_state) == 32, "vigil_rate_state size");

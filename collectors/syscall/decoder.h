@@ -17,6 +17,10 @@ namespace vigil::syscall {
 
 using process::errnoName;
 
+// Fills event.suppressed (and its time) from what a rate limit dropped.
+void fillSuppressed(const process::BootClock& clock, uint32_t kind, uint64_t cgroup_id, uint64_t count,
+                    uint64_t first_ns, uint64_t now_ns, Event& event);
+
 class Decoder {
 public:
   // prefixes: the watched prefixes in kernel order, to name the one that matched.
@@ -29,6 +33,10 @@ public:
   // file). A malformed record returns an error saying what is wrong, at which
   // byte, and leaves event unspecified.
   Status decode(std::span<const uint8_t> record, Event& event) const;
+  // Decodes one VIGIL_EV_SUPPRESSED record into event.suppressed.
+  Status decodeSuppressed(std::span<const uint8_t> record, Event& event) const;
+
+  const process::BootClock& clock() const { return clock_; }
 
 private:
   process::BootClock clock_;

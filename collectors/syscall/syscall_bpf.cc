@@ -225,6 +225,11 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
       skel->rodata->prefix_head[i] = head;
       skel->rodata->prefix_head_mask[i] = mask;
     }
+    if (options.rate_limit_per_second > 0) {
+      uint64_t cost = 1000000000ULL / options.rate_limit_per_second;
+      skel->rodata->rate_cost_ns = cost;
+      skel->rodata->rate_burst_ns = cost * std::max<uint32_t>(options.rate_limit_burst, 1);
+    }
     skel->rodata->nr_include_cgroups = uint32_t(include_fds.size());
     skel->rodata->nr_exclude_cgroups = uint32_t(exclude_fds.size());
 
@@ -382,6 +387,30 @@ void SyscallBpf::detach() {
   if (skel_) {
     syscall_bpf__detach(skel_);
   }
+}
+
+std::vector<SyscallBpf::Suppressed> SyscallBpf::takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  std::vector<Suppressed> out;
+  int fd = bpf_map__fd(skel_->maps.vigil_sys_rate);
+  std::vector<uint64_t> idle;
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    vigil_rate_state st{};
+    if (bpf_map_lookup_elem(fd, &key, &st) == 0 && st.suppressed > 0 && now_ns >= st.last_ns + idle_ns) {
+      idle.push_back(key);
+    }
+  }
+  for (uint64_t cgroup : idle) {
+    // Atomic for hash maps: whatever the kernel counted up to here is in st.
+    vigil_rate_state st{};
+    if (bpf_map_lookup_and_delete_elem(fd, &cgroup, &st) == 0 && st.suppressed > 0) {
+      out.push_back({cgroup, st.suppressed, st.first_suppressed_ns});
+    }
+  }
+  return out;
 }
 
 Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallBpf::readCounts() const {

@@ -51,6 +51,8 @@ struct SyscallOptions {
   std::vector<std::string> exclude_cgroups;
   uint32_t pending_entries = 16384; // syscalls in flight (enter seen, exit not yet)
   uint32_t count_entries = 16384; // (cgroup, syscall) counter slots
+  uint32_t rate_limit_per_second = 0; // syscall records per cgroup per second; 0: no limit
+  uint32_t rate_limit_burst = 100; // records a cgroup may send at once before the limit applies
   uint32_t self_tgid = 0; // never report this process; 0 reports everything
 };
 
@@ -73,6 +75,14 @@ public:
   const std::vector<WatchPrefix>& prefixes() const { return prefixes_; }
 
   void detach();
+  // What the rate limit dropped for cgroups quiet for at least idle_ns: each
+  // entry is taken (removed) from the kernel, so it is reported once.
+  struct Suppressed {
+    uint64_t cgroup_id = 0;
+    uint64_t count = 0;
+    uint64_t first_ns = 0;
+  };
+  std::vector<Suppressed> takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns);
   // Per (cgroup id, syscall number) counts, summed over CPUs.
   Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> readCounts() const;
 

@@ -1,6 +1,10 @@
 #include "collectors/syscall/syscall_collector.h"
 
+#include "shared/common.h"
+
 #include <spdlog/spdlog.h>
+
+#include <cstring>
 
 namespace vigil::syscall {
 
@@ -19,6 +23,20 @@ Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const Syscall
 
 void SyscallCollector::handleRecord(std::span<const uint8_t> record) {
   auto event = std::make_unique<Event>();
+  uint16_t kind = 0;
+  if (record.size() >= sizeof(kind)) {
+    std::memcpy(&kind, record.data(), sizeof(kind));
+  }
+  if (kind == VIGIL_EV_SUPPRESSED) {
+    if (auto st = decoder_.decodeSuppressed(record, *event); !st) {
+      ++stats_.decode_errors;
+      spdlog::warn("syscall collector: dropped malformed record: {}", st.error().message());
+      return;
+    }
+    stats_.suppressed += event->suppressed().count();
+    output_.onEvent(std::move(event));
+    return;
+  }
   if (auto st = decoder_.decode(record, *event); !st) {
     ++stats_.decode_errors;
     spdlog::warn("syscall collector: dropped malformed record: {}", st.error().message());
@@ -26,6 +44,17 @@ void SyscallCollector::handleRecord(std::span<const uint8_t> record) {
   }
   ++stats_.records;
   output_.onEvent(std::move(event));
+}
+
+void SyscallCollector::periodic(uint64_t now_ns) {
+  // A cgroup quiet for a second will not send its summary itself soon.
+  constexpr uint64_t kIdleNs = 1000000000ULL;
+  for (const auto& s : bpf_->takeIdleSuppressed(now_ns, kIdleNs)) {
+    auto event = std::make_unique<Event>();
+    fillSuppressed(decoder_.clock(), VIGIL_EV_SYSCALL, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
+    stats_.suppressed += s.count;
+    output_.onEvent(std::move(event));
+  }
 }
 
 } // namespace vigil::syscall

@@ -18,6 +18,7 @@ namespace vigil::syscall {
 struct SyscallCollectorStats {
   uint64_t records = 0; // decoded and delivered
   uint64_t decode_errors = 0; // malformed records (dropped, counted)
+  uint64_t suppressed = 0; // records the rate limit dropped, reported in summaries
 };
 
 class SyscallCollector {
@@ -26,8 +27,11 @@ public:
                                                           CollectorOutput& output);
 
   std::string_view name() const { return "syscall"; }
-  // One VIGIL_EV_SYSCALL record from the shared ring buffer.
+  // One VIGIL_EV_SYSCALL or VIGIL_EV_SUPPRESSED record from the shared ring buffer.
   void handleRecord(std::span<const uint8_t> record);
+  // Reports what the rate limit dropped in cgroups that have gone quiet
+  // (their next record would have carried it). now_ns: CLOCK_BOOTTIME.
+  void periodic(uint64_t now_ns);
   // Stops capturing; records already in the ring are still delivered.
   void detach() { bpf_->detach(); }
 

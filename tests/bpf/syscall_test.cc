@@ -1624,6 +1624,55 @@ TEST_P(SyscallCgroupTest, CountsPerCgroupAndSyscall) {
   expectNoLoss(h);
 }
 
+// Load shedding: a cgroup over the rate limit loses records on purpose, and
+// says how many, so delivered + suppressed is exactly what it made.
+TEST_P(SyscallCgroupTest, RateLimitDropsAreCountedInSummaries) {
+  constexpr int kCalls = 3000;
+  constexpr uint32_t kBurst = 20;
+  TestCgroup cg(*root_);
+  AgentConfig c = config({"getppid"});
+  c.syscalls.rate_limit_per_second = 100;
+  c.syscalls.rate_limit_burst = kBurst;
+  AgentHarness h(c);
+
+  pid_t pid = runChildIn(cg, [](Results& r) {
+    for (int i = 0; i < kCalls; ++i) {
+      r.ret[0] += sys(SYS_getppid) > 0 ? 1 : 0;
+    }
+  });
+  ASSERT_EQ(sharedResults()->ret[0], kCalls);
+
+  // The cgroup has gone quiet: the agent's sweep reports what the limit
+  // dropped once the cgroup has been idle for a second.
+  uint64_t delivered = 0, suppressed = 0, summaries = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    delivered = suppressed = summaries = 0;
+    for (const auto& e : h.sink().snapshot()) {
+      if (e.has_syscall() && e.syscall().process().pid() == uint32_t(pid) && e.syscall().name() == "getppid") {
+        ++delivered;
+      }
+      if (e.has_suppressed() && e.suppressed().cgroup_id() == cg.id()) {
+        EXPECT_EQ(e.suppressed().kind(), "syscall");
+        EXPECT_EQ(e.suppressed().reason(), "rate_limit");
+        EXPECT_GT(e.suppressed().count(), 0u);
+        suppressed += e.suppressed().count();
+        ++summaries;
+      }
+    }
+    if (delivered + suppressed >= uint64_t(kCalls)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(delivered + suppressed, uint64_t(kCalls)) << "delivered " << delivered << ", suppressed " << suppressed;
+  EXPECT_GE(delivered, uint64_t(kBurst)) << "the burst passes";
+  EXPECT_LT(delivered, uint64_t(kCalls) / 2) << "the limit held";
+  EXPECT_GE(summaries, 1u);
+  EXPECT_GE(kernelCounter(h, VIGIL_CNT_RATE_LIMITED), suppressed);
+  expectNoLoss(h);
+}
+
 TEST_P(SyscallCgroupTest, IncludeCgroupReportsOnlyThatCgroup) {
   TestCgroup cg(*root_);
   AgentConfig c = config({"memfd_create"});

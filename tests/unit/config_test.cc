@@ -30,7 +30,8 @@ auto fieldsOf(const AgentConfig& c) {
                          c.cache.max_entries, c.cache.ended_ttl_seconds, c.syscalls.enabled, int(c.syscalls.hooks),
                          c.syscalls.trace, c.syscalls.count, c.syscalls.watch, c.syscalls.include_cgroups,
                          c.syscalls.exclude_cgroups, c.syscalls.pending_entries, c.syscalls.count_entries,
-                         c.network.enabled, c.network.dns, c.network.flow_update_seconds);
+                         c.network.enabled, c.network.dns, c.network.flow_update_seconds,
+                         c.syscalls.rate_limit_per_second, c.syscalls.rate_limit_burst);
 }
 
 AgentConfig parseOk(const std::string& yaml, AgentConfig base = {}) {
@@ -331,6 +332,15 @@ TEST(ConfigTest, SyscallsAndWatchedFiles) {
   auto again = parseAgentConfig(renderAgentConfig(c), "rendered.yaml");
   ASSERT_TRUE(again.ok()) << again.error().message();
   EXPECT_EQ(fieldsOf(*again), fieldsOf(c));
+}
+
+TEST(ConfigTest, SyscallRateLimit) {
+  auto c = parseOk("syscalls: {rate_limit: {per_second: 500, burst: 50}}\n");
+  EXPECT_EQ(c.syscalls.rate_limit_per_second, 500u);
+  EXPECT_EQ(c.syscalls.rate_limit_burst, 50u);
+  EXPECT_THAT(parseError("syscalls:\n  rate_limit: {per_second: 5, burst: 0}\n"),
+              AllOf(HasSubstr("file.yaml:2:"), HasSubstr("burst must be at least 1")));
+  EXPECT_THAT(parseError("syscalls: {rate_limit: {rate: 5}}\n"), HasSubstr("unknown key 'rate'"));
 }
 
 TEST(ConfigTest, Network) {

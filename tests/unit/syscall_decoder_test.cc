@@ -1301,5 +1301,39 @@ TEST(SyscallTableTest, UnknownNamesHaveNoSpec) {
   EXPECT_EQ(findSpec("openat")->cls, VIGIL_SYS_CLASS_OPEN);
 }
 
+// What a rate limit dropped: one summary record, counted.
+TEST(SyscallSuppressedTest, DecodesASummaryAndRejectsBadOnes) {
+  Decoder decoder(process::BootClock(0), {});
+  vigil_suppressed_event ev{};
+  ev.hdr.kind = VIGIL_EV_SUPPRESSED;
+  ev.hdr.version = VIGIL_SUPPRESSED_VERSION;
+  ev.hdr.size = sizeof(ev);
+  ev.hdr.ktime_ns = 5000000000ULL;
+  ev.cgroup_id = 4242;
+  ev.count = 2980;
+  ev.first_ns = 4000000000ULL;
+  ev.kind = VIGIL_EV_SYSCALL;
+  auto bytes = [](const vigil_suppressed_event& e) {
+    return std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&e), reinterpret_cast<const uint8_t*>(&e) + sizeof(e));
+  };
+  Event event;
+  auto record = bytes(ev);
+  ASSERT_TRUE(decoder.decodeSuppressed(record, event));
+  EXPECT_EQ(event.suppressed().kind(), "syscall");
+  EXPECT_EQ(event.suppressed().cgroup_id(), 4242u);
+  EXPECT_EQ(event.suppressed().count(), 2980u);
+  EXPECT_EQ(event.suppressed().reason(), "rate_limit");
+  EXPECT_EQ(event.suppressed().first_time().seconds(), 4);
+  EXPECT_EQ(event.time().seconds(), 5);
+
+  record.pop_back();
+  EXPECT_THAT(decoder.decodeSuppressed(record, event).error().message(), HasSubstr("55 bytes, expected 56"));
+  ev.count = 0;
+  EXPECT_THAT(decoder.decodeSuppressed(bytes(ev), event).error().message(), HasSubstr("a count of 0"));
+  ev.count = 1;
+  ev.hdr.version = 9;
+  EXPECT_THAT(decoder.decodeSuppressed(bytes(ev), event).error().message(), HasSubstr("version 9"));
+}
+
 } // namespace
 } // namespace vigil::syscall
