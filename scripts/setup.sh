@@ -12,7 +12,7 @@ PACKAGES=(
   # libraries
   libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libreaderwriterqueue-dev libboost-dev
   # used by tests and the run script
   procps util-linux iproute2 dnsmasq-base
 )
