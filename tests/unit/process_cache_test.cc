@@ -132,6 +132,44 @@ TEST_F(ProcessCacheTest, ExecGetsItsParentFromTheSnapshot) {
   EXPECT_EQ(cache_.find(idOf(200, 50 * kSecond)), recorded);
 }
 
+// A syscall event gets the caller's cached image (capability masks, not the
+// name lists) and its parent, with the thread, ids and comm of the call.
+TEST_F(ProcessCacheTest, SyscallGetsTheCallersImageAsAtTheCall) {
+  seedSnapshot();
+  Process make = image(200, 50 * kSecond, 100, kShellStart, "/usr/bin/make", {"make", "-j4"});
+  make.mutable_caps()->set_effective_mask(0x3);
+  make.mutable_caps()->add_effective("CAP_CHOWN");
+  make.mutable_caps()->add_effective("CAP_DAC_OVERRIDE");
+  enriched(execEvent(make, 50 * kSecond));
+
+  Event call;
+  call.set_ktime_ns(51 * kSecond);
+  Process* at_call = call.mutable_syscall()->mutable_process();
+  at_call->set_pid(200);
+  at_call->set_tid(201);
+  at_call->set_exec_id(idOf(200, 50 * kSecond));
+  at_call->mutable_creds()->set_uid(65534);
+  at_call->set_comm("worker");
+  Event e = enriched(std::move(call));
+  const Process& p = e.syscall().process();
+  EXPECT_EQ(p.binary(), "/usr/bin/make");
+  EXPECT_THAT(p.args(), ElementsAre("make", "-j4"));
+  EXPECT_EQ(p.tid(), 201u);
+  EXPECT_EQ(p.creds().uid(), 65534u);
+  EXPECT_EQ(p.comm(), "worker");
+  EXPECT_EQ(p.caps().effective_mask(), 0x3u);
+  EXPECT_EQ(p.caps().effective_size(), 0);
+  EXPECT_EQ(e.syscall().parent().binary(), "/usr/bin/bash");
+  EXPECT_EQ(e.syscall().parent().exec_id(), shell_.exec_id());
+
+  // Unknown caller: counted, nothing invented.
+  Event stray;
+  stray.mutable_syscall()->mutable_process()->set_pid(999);
+  Event s2 = enriched(std::move(stray));
+  EXPECT_TRUE(s2.syscall().process().binary().empty());
+  EXPECT_EQ(cache_.stats().process_misses, 1u);
+}
+
 TEST_F(ProcessCacheTest, ParentFallsBackToPpidWhenItsIdIsUnknown) {
   seedSnapshot();
   // The kernel lost the shell's id and derived another one.
