@@ -17,28 +17,11 @@ rates=("$@")
 if [[ ${#rates[@]} -eq 0 ]]; then
   rates=(25000 50000 100000 200000 300000 400000 600000)
 fi
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_prepare saturation "$build" vigil_rate_loop
 agent=$build/vigil-agent
 loop=$build/bench/vigil_rate_loop
-for bin in "$agent" "$loop"; do
-  if [[ ! -x $bin ]]; then
-    echo "saturation: $bin not found; build it first: scripts/build.sh vigil-agent vigil_rate_loop" >&2
-    exit 1
-  fi
-done
-if [[ $EUID -ne 0 ]]; then
-  echo "saturation: needs root (loads the agent's BPF programs)" >&2
-  exit 1
-fi
-work=$(mktemp -d)
-apid=
-cleanup() {
-  if [[ -n $apid ]]; then
-    kill -TERM "$apid" 2>/dev/null || true
-    wait "$apid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 cat >"$work/agent.yaml" <<'YAML'
 stats_interval_seconds: 0
 network: {enabled: false}

@@ -29,33 +29,16 @@ open_calls=$((calls / 10))
 # Short repetitions (~10-20 ms here), so on a busy machine some of them still
 # run undisturbed; the loop reports the fastest.
 reps=100
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_prepare syscall_overhead "$build" vigil_syscall_loop
 agent=$build/vigil-agent
 loop=$build/bench/vigil_syscall_loop
-for bin in "$agent" "$loop"; do
-  if [[ ! -x $bin ]]; then
-    echo "syscall_overhead: $bin not found; build it first: VIGIL_BUILD_DIR=$build scripts/build.sh vigil-agent vigil_syscall_loop" >&2
-    exit 1
-  fi
-done
-if [[ $EUID -ne 0 ]]; then
-  echo "syscall_overhead: needs root (loads the agent's BPF programs)" >&2
-  exit 1
-fi
 pin=()
 if [[ -n ${VIGIL_BENCH_CPU:-} ]]; then
   pin=(taskset -c "$VIGIL_BENCH_CPU")
 fi
 
-work=$(mktemp -d)
-apid=
-cleanup() {
-  if [[ -n $apid ]]; then
-    kill -TERM "$apid" 2>/dev/null || true
-    wait "$apid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 mkdir "$work/watched" "$work/other"
 inside=$work/watched/file
 outside=$work/other/file
