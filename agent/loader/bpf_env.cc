@@ -125,6 +125,25 @@ void destroyLinks(std::vector<bpf_link*>& links) {
   links.clear();
 }
 
+Status reuseSharedMaps(const SharedMaps& shared, bpf_map* events, bpf_map* counters, bpf_map* procs) {
+  struct Reuse {
+    bpf_map* map;
+    int fd;
+    const char* what;
+  };
+  for (const Reuse& r : {Reuse{events, shared.events_fd, "ring buffer"}, Reuse{counters, shared.counters_fd, "counters"},
+                         Reuse{procs, shared.procs_fd, "process map"}}) {
+    if (r.fd >= 0) {
+      if (int err = bpf_map__reuse_fd(r.map, r.fd); err != 0) {
+        return makeError("share {}: {}", r.what, errnoText(err));
+      }
+    }
+  }
+  return okStatus();
+}
+
+std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
+
 std::string cgroup2Mount() {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;

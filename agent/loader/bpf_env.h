@@ -11,6 +11,7 @@
 #include <vector>
 
 struct bpf_link;
+struct bpf_map;
 
 namespace vigil::loader {
 
@@ -31,6 +32,9 @@ void routeLibbpfLogToSpdlog(bool verbose);
 // warning (kernels >= 5.11 charge BPF memory to the cgroup instead).
 Result<BpfEnvReport> prepareBpfEnvironment();
 
+// strerror text of an errno value or of a libbpf-style negative one.
+std::string errnoText(int err);
+
 // Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" on a unified
 // host, "/sys/fs/cgroup/unified" on a hybrid one); empty when it is not.
 std::string cgroup2Mount();
@@ -49,5 +53,10 @@ struct SharedMaps {
   int procs_fd = -1;
   uint32_t wakeup_bytes = 0;
 };
+
+// Makes an opened (not yet loaded) object use the shared maps in place of
+// its own "vigil_events", "vigil_counters" and "vigil_procs". An fd of -1
+// keeps the object's own map.
+Status reuseSharedMaps(const SharedMaps& shared, bpf_map* events, bpf_map* counters, bpf_map* procs);
 
 } // namespace vigil::loader

@@ -13,11 +13,8 @@
 #include <unistd.h>
 
 namespace vigil::network {
-namespace {
 
-std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
-
-} // namespace
+using loader::errnoText;
 
 Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& options,
                                                        const loader::SharedMaps& shared) {
@@ -41,19 +38,10 @@ Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& opt
   skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
   bpf_program__set_autoattach(skel->progs.vigil_tcp_iter, false);
   bpf_program__set_autoattach(skel->progs.vigil_udp_iter, false);
-  struct Reuse {
-    bpf_map* map;
-    int fd;
-    const char* what;
-  };
-  for (const Reuse& r : {Reuse{skel->maps.vigil_events, shared.events_fd, "ring buffer"},
-                         Reuse{skel->maps.vigil_counters, shared.counters_fd, "counters"},
-                         Reuse{skel->maps.vigil_procs, shared.procs_fd, "process map"}}) {
-    if (r.fd >= 0) {
-      if (int err = bpf_map__reuse_fd(r.map, r.fd); err != 0) {
-        return makeError("share {}: {}", r.what, errnoText(err));
-      }
-    }
+  if (auto st = loader::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
+                                         skel->maps.vigil_procs);
+      !st) {
+    return st.error();
   }
   if (int err = network_bpf__load(skel); err != 0) {
     return makeError("load: {}{}", errnoText(err),

@@ -1,5 +1,6 @@
 #include "collectors/process/process_bpf.h"
 
+#include "agent/loader/bpf_env.h"
 #include "agent/loader/iterator.h"
 #include "process.skel.h"
 #include "shared/process.h"
@@ -14,11 +15,12 @@
 #include <vector>
 
 namespace vigil::process {
+
+using loader::errnoText;
+
 namespace {
 
 bool isPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
-std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
 
 } // namespace
 

@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 namespace vigil::syscall {
+
+using loader::errnoText;
+
 namespace {
-
-std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
-
 
 // The normalised form of a prefix: absolute, no trailing '/', no empty or
 // "." or ".." components.
@@ -239,22 +239,8 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
     bpf_program__set_autoload(skel->progs.vigil_sys_enter_tp, !dispatcher);
     bpf_program__set_autoload(skel->progs.vigil_sys_exit_tp, !dispatcher);
 
-    Status st;
-    if (shared.events_fd >= 0) {
-      if (int err = bpf_map__reuse_fd(skel->maps.vigil_events, shared.events_fd); err != 0) {
-        st = makeError("share ring buffer: {}", errnoText(err));
-      }
-    }
-    if (st && shared.counters_fd >= 0) {
-      if (int err = bpf_map__reuse_fd(skel->maps.vigil_counters, shared.counters_fd); err != 0) {
-        st = makeError("share counters: {}", errnoText(err));
-      }
-    }
-    if (st && shared.procs_fd >= 0) {
-      if (int err = bpf_map__reuse_fd(skel->maps.vigil_procs, shared.procs_fd); err != 0) {
-        st = makeError("share process map: {}", errnoText(err));
-      }
-    }
+    Status st = loader::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
+                                        skel->maps.vigil_procs);
     if (st) {
       if (bpf_map__set_max_entries(skel->maps.vigil_sys_pending, options.pending_entries) != 0 ||
           bpf_map__set_max_entries(skel->maps.vigil_sys_pending_data, options.pending_entries) != 0 ||
