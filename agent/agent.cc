@@ -140,14 +140,15 @@ void Agent::periodic() {
   if (now - last_flush_ >= kFlushEvery) {
     flushSinks();
   }
+  const uint64_t boot_now = bootNowNs();
   if (network_) {
-    network_->periodic(bootNowNs());
+    network_->periodic(boot_now);
   }
   if (syscall_) {
-    syscall_->periodic(bootNowNs());
+    syscall_->periodic(boot_now);
   }
   if (now - last_sweep_ >= kSweepEvery) {
-    cache_.sweep(bootNowNs());
+    cache_.sweep(boot_now);
     last_sweep_ = now;
   }
   if (config_.stats_interval_seconds > 0 &&

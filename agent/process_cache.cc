@@ -27,26 +27,18 @@ void copyImage(const Process& from, Process& to, bool with_cwd) {
 // image's exec event. Copying ~80 names per event cost more than the rest of
 // the consumer together (bench/results/saturation.md).
 void copyCallerImage(const Process& from, Process& to) {
+  copyImage(from, to, true);
   to.set_pid(from.pid());
   to.set_tid(from.tid());
   to.set_ppid(from.ppid());
   to.set_exec_id(from.exec_id());
   to.set_parent_exec_id(from.parent_exec_id());
-  to.set_binary(from.binary());
-  to.set_binary_truncated(from.binary_truncated());
-  to.mutable_args()->CopyFrom(from.args());
-  to.set_args_truncated(from.args_truncated());
-  to.set_cwd(from.cwd());
-  to.set_cwd_truncated(from.cwd_truncated());
-  to.set_filename(from.filename());
   to.set_comm(from.comm());
   *to.mutable_creds() = from.creds();
   to.mutable_caps()->set_effective_mask(from.caps().effective_mask());
   to.mutable_caps()->set_permitted_mask(from.caps().permitted_mask());
   *to.mutable_ns() = from.ns();
   to.set_cgroup_id(from.cgroup_id());
-  to.set_exe_inode(from.exe_inode());
-  to.set_exe_dev(from.exe_dev());
   *to.mutable_start_time() = from.start_time();
   to.set_start_boot_ns(from.start_boot_ns());
   to.set_source(from.source());

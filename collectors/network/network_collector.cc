@@ -19,9 +19,9 @@ Result<std::unique_ptr<NetworkCollector>> NetworkCollector::create(const Network
   return std::unique_ptr<NetworkCollector>(new NetworkCollector(options, output, std::move(*bpf)));
 }
 
-void NetworkCollector::handleRecord(std::span<const uint8_t> record) { deliver(record, false, 0); }
+void NetworkCollector::handleRecord(std::span<const uint8_t> record) { deliver(record, false); }
 
-void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterator, uint64_t now_ns) {
+void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterator) {
   auto event = std::make_unique<Event>();
   auto decoded = decoder_.decode(record, *event);
   if (!decoded) {
@@ -39,7 +39,7 @@ void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterat
     // A live flow younger than the update interval waits for the next run
     // (or its close); UDP counters were reset by the iterator and must go.
     if (from_iterator && flow->kind() == v1::FLOW_UPDATE &&
-        flow->duration().seconds() < int64_t(options_.flow_update_seconds) && now_ns != 0) {
+        flow->duration().seconds() < int64_t(options_.flow_update_seconds)) {
       return;
     }
     std::string name = dns_cache_.lookup(decoded->netns, flow->remote().address(), event->ktime_ns());
@@ -64,12 +64,12 @@ void NetworkCollector::periodic(uint64_t now_ns) {
     return;
   }
   last_update_ns_ = now_ns;
-  reportLiveFlows(now_ns);
+  reportLiveFlows();
 }
 
-void NetworkCollector::reportLiveFlows(uint64_t now_ns) {
+void NetworkCollector::reportLiveFlows() {
   ++stats_.iterations;
-  auto st = bpf_->iterateFlows([&](std::span<const uint8_t> record) { deliver(record, true, now_ns); });
+  auto st = bpf_->iterateFlows([&](std::span<const uint8_t> record) { deliver(record, true); });
   if (!st) {
     ++stats_.iterator_errors;
     spdlog::warn("network collector: flow iterator: {}", st.error().message());

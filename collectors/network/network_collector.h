@@ -36,7 +36,7 @@ public:
   // CLOCK_BOOTTIME.
   void periodic(uint64_t now_ns);
   // Reports every live flow's counters now.
-  void reportLiveFlows(uint64_t now_ns);
+  void reportLiveFlows();
   void detach() { bpf_->detach(); }
 
   const NetworkCollectorStats& stats() const { return stats_; }
@@ -44,7 +44,7 @@ public:
 
 private:
   NetworkCollector(const NetworkOptions& options, CollectorOutput& output, std::unique_ptr<NetworkBpf> bpf);
-  void deliver(std::span<const uint8_t> record, bool from_iterator, uint64_t now_ns);
+  void deliver(std::span<const uint8_t> record, bool from_iterator);
 
   NetworkOptions options_;
   CollectorOutput& output_;
