@@ -64,6 +64,26 @@ public:
     return okStatus();
   }
 
+  // A string turned into a value by parse (text -> Result<T>); its error is
+  // reported at the value's place. An absent key leaves out unchanged.
+  template <class T, class Parse>
+  Status getParsed(const YAML::Node& map, const char* key, T& out, Parse parse) const {
+    YAML::Node n = map[key];
+    if (!n) {
+      return okStatus();
+    }
+    std::string text;
+    if (auto st = get(map, key, text, "a string"); !st) {
+      return st;
+    }
+    auto value = parse(text);
+    if (!value) {
+      return error(n, value.error().message());
+    }
+    out = *value;
+    return okStatus();
+  }
+
   template <class T> Status get(const YAML::Node& map, const char* key, T& out, std::string_view what) const {
     YAML::Node n = map[key];
     if (!n) {
@@ -124,22 +144,8 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     VIGIL_TRY(r.checkMap(p, "process",
                          {"hooks", "snapshot", "argv_max_bytes", "ring_buffer_bytes", "wakeup_bytes",
                           "pid_map_entries"}));
-    std::string hooks(process::hookModeName(c.process.hooks));
-    VIGIL_TRY(r.get(p, "hooks", hooks, "a string"));
-    auto mode = process::parseHookMode(hooks);
-    if (!mode) {
-      return r.error(p["hooks"], mode.error().message());
-    }
-    c.process.hooks = *mode;
-    if (p["snapshot"]) {
-      std::string snap;
-      VIGIL_TRY(r.get(p, "snapshot", snap, "a string"));
-      auto smode = process::parseSnapshotMode(snap);
-      if (!smode) {
-        return r.error(p["snapshot"], smode.error().message());
-      }
-      c.process.snapshot = *smode;
-    }
+    VIGIL_TRY(r.getParsed(p, "hooks", c.process.hooks, process::parseHookMode));
+    VIGIL_TRY(r.getParsed(p, "snapshot", c.process.snapshot, process::parseSnapshotMode));
     VIGIL_TRY(r.get(p, "argv_max_bytes", c.process.argv_max, "a number of bytes"));
     if (c.process.argv_max == 0 || c.process.argv_max > 32768) {
       return r.error(p["argv_max_bytes"],
@@ -169,15 +175,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
                          {"enabled", "hooks", "trace", "count", "pending_entries", "count_entries", "cgroups",
                           "rate_limit"}));
     VIGIL_TRY(r.get(sys, "enabled", c.syscalls.enabled, "true or false"));
-    if (sys["hooks"]) {
-      std::string hooks;
-      VIGIL_TRY(r.get(sys, "hooks", hooks, "a string"));
-      auto mode = syscall::parseHookMode(hooks);
-      if (!mode) {
-        return r.error(sys["hooks"], mode.error().message());
-      }
-      c.syscalls.hooks = *mode;
-    }
+    VIGIL_TRY(r.getParsed(sys, "hooks", c.syscalls.hooks, syscall::parseHookMode));
     for (const char* key : {"trace", "count"}) {
       auto& list = std::string_view(key) == "trace" ? c.syscalls.trace : c.syscalls.count;
       VIGIL_TRY(r.getList(sys, key, list));
@@ -231,15 +229,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
         } else {
           VIGIL_TRY(r.checkMap(item, "a files.watch entry", {"path", "access"}));
           VIGIL_TRY(r.get(item, "path", w.path, "a string"));
-          if (item["access"]) {
-            std::string access;
-            VIGIL_TRY(r.get(item, "access", access, "a string"));
-            auto bits = syscall::parseAccess(access);
-            if (!bits) {
-              return r.error(item["access"], bits.error().message());
-            }
-            w.access = *bits;
-          }
+          VIGIL_TRY(r.getParsed(item, "access", w.access, syscall::parseAccess));
         }
         if (w.path.empty() || w.path[0] != '/' || w.path.size() >= VIGIL_SYS_PREFIX_CAP) {
           return r.error(item, fmt::format("watched path '{}' must be absolute and shorter than {} bytes", w.path,
