@@ -7,7 +7,6 @@
 #include "collectors/syscall/syscall_table.h"
 
 #include <algorithm>
-#include <cstring>
 #include <ctime>
 #include <unistd.h>
 
@@ -82,7 +81,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
     agent->network_ = std::move(*nc);
   }
   Agent* self = agent.get();
-  agent->process_->setOtherRecordHandler([self](std::span<const uint8_t> r) { self->routeRecord(r); });
+  agent->process_->setOtherRecordHandler(
+      [self](uint16_t kind, std::span<const uint8_t> r) { self->routeRecord(kind, r); });
   return agent;
 }
 
@@ -99,11 +99,9 @@ Status Agent::start() {
 
 void Agent::onExistingProcess(Process&& process) { cache_.addExisting(std::move(process)); }
 
-void Agent::routeRecord(std::span<const uint8_t> record) {
-  uint16_t kind = 0;
-  std::memcpy(&kind, record.data(), sizeof(kind)); // the process collector checked the size
+void Agent::routeRecord(uint16_t kind, std::span<const uint8_t> record) {
   if ((kind == VIGIL_EV_SYSCALL || kind == VIGIL_EV_SUPPRESSED) && syscall_) {
-    syscall_->handleRecord(record);
+    syscall_->handleRecord(kind, record);
   } else if ((kind == VIGIL_EV_NET || kind == VIGIL_EV_DNS) && network_) {
     network_->handleRecord(record);
   } else {

@@ -58,7 +58,7 @@ private:
   void flushSinks();
   void periodic();
   // A record of another capture domain from the shared ring buffer.
-  void routeRecord(std::span<const uint8_t> record);
+  void routeRecord(uint16_t kind, std::span<const uint8_t> record);
 
   AgentConfig config_;
   std::string node_;

@@ -77,7 +77,7 @@ void ProcessCollector::onRecord(std::span<const uint8_t> record) {
     uint16_t kind = 0;
     std::memcpy(&kind, record.data() + offsetof(vigil_event_header, kind), sizeof(kind));
     if (kind >= VIGIL_EV_SYSCALL && kind < VIGIL_EV_KIND_MAX && other_records_) {
-      other_records_(record);
+      other_records_(kind, record);
       return;
     }
   }

@@ -35,8 +35,10 @@ public:
   void stop() override;
 
   // The process object owns the node's ring buffer; records of other
-  // capture domains that share it (kind >= VIGIL_EV_SYSCALL) go to handler.
-  void setOtherRecordHandler(std::function<void(std::span<const uint8_t>)> handler) {
+  // capture domains that share it (kind >= VIGIL_EV_SYSCALL) go to handler,
+  // with the kind read from their header.
+  using OtherRecordHandler = std::function<void(uint16_t kind, std::span<const uint8_t>)>;
+  void setOtherRecordHandler(OtherRecordHandler handler) {
     other_records_ = std::move(handler);
   }
 
@@ -55,7 +57,7 @@ private:
   std::unique_ptr<ProcessBpf> bpf_;
   std::unique_ptr<loader::RingBuffer> ring_;
   ProcessCollectorStats stats_;
-  std::function<void(std::span<const uint8_t>)> other_records_;
+  OtherRecordHandler other_records_;
   bool stopped_ = false;
 };
 

@@ -4,8 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstring>
-
 namespace vigil::syscall {
 
 SyscallCollector::SyscallCollector(CollectorOutput& output, std::unique_ptr<SyscallBpf> bpf)
@@ -21,12 +19,8 @@ Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const Syscall
   return std::unique_ptr<SyscallCollector>(new SyscallCollector(output, std::move(*bpf)));
 }
 
-void SyscallCollector::handleRecord(std::span<const uint8_t> record) {
+void SyscallCollector::handleRecord(uint16_t kind, std::span<const uint8_t> record) {
   auto event = std::make_unique<Event>();
-  uint16_t kind = 0;
-  if (record.size() >= sizeof(kind)) {
-    std::memcpy(&kind, record.data(), sizeof(kind));
-  }
   if (kind == VIGIL_EV_SUPPRESSED) {
     if (auto st = decoder_.decodeSuppressed(record, *event); !st) {
       ++stats_.decode_errors;

@@ -27,8 +27,9 @@ public:
                                                           CollectorOutput& output);
 
   std::string_view name() const { return "syscall"; }
-  // One VIGIL_EV_SYSCALL or VIGIL_EV_SUPPRESSED record from the shared ring buffer.
-  void handleRecord(std::span<const uint8_t> record);
+  // One VIGIL_EV_SYSCALL or VIGIL_EV_SUPPRESSED record (kind, from its
+  // header) from the shared ring buffer.
+  void handleRecord(uint16_t kind, std::span<const uint8_t> record);
   // Reports what the rate limit dropped in cgroups that have gone quiet
   // (their next record would have carried it). now_ns: CLOCK_BOOTTIME.
   void periodic(uint64_t now_ns);
