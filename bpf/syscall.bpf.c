@@ -641,15 +641,13 @@ static __always_inline const struct vigil_sys_spec *watched(__u32 nr)
 	return spec;
 }
 
-static __always_inline int sys_enter(__u32 nr, const __u64 *args)
+/* Enter of a watched syscall (spec from watched()). */
+static __always_inline int sys_enter(const struct vigil_sys_spec *spec, __u32 nr, const __u64 *args)
 {
-	const struct vigil_sys_spec *spec = watched(nr);
 	__u64 pid_tgid, cgroup_id;
 	struct vigil_sys_scratch *s;
 	__u32 pos;
 
-	if (!spec)
-		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (self_tgid && (pid_tgid >> 32) == self_tgid)
 		return 0;
@@ -793,16 +791,16 @@ static __always_inline __u32 add_resolved(struct vigil_sys_scratch *s, __u32 pos
 	return body + len + 1;
 }
 
-static __always_inline int sys_exit(__u32 nr, __s64 ret)
+/* Exit of a watched syscall (spec from watched()). */
+static __always_inline int sys_exit(const struct vigil_sys_spec *spec, __u32 nr, __s64 ret)
 {
-	const struct vigil_sys_spec *spec = watched(nr);
 	struct vigil_sys_event *small;
 	struct vigil_sys_record *big;
 	struct vigil_sys_scratch *s;
 	__u64 pid_tgid;
 	__u32 pos;
 
-	if (!spec || spec->mode != VIGIL_SYS_TRACE)
+	if (spec->mode != VIGIL_SYS_TRACE)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (self_tgid && (pid_tgid >> 32) == self_tgid)
@@ -916,19 +914,23 @@ static __always_inline void regs_args(__u64 *args, const struct pt_regs *r)
 SEC("tracepoint")
 int vigil_sys_enter_tp(struct sys_enter_ctx *ctx)
 {
+	const struct vigil_sys_spec *spec = watched(ctx->nr);
 	struct pt_regs regs;
 	__u64 args[VIGIL_SYS_ARGS];
 
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(bpf_get_current_task_btf())) != 0)
+	if (!spec ||
+	    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(bpf_get_current_task_btf())) != 0)
 		return 0;
 	regs_args(args, &regs);
-	return sys_enter(ctx->nr, args);
+	return sys_enter(spec, ctx->nr, args);
 }
 
 SEC("tracepoint")
 int vigil_sys_exit_tp(struct sys_exit_ctx *ctx)
 {
-	return sys_exit(ctx->nr, ctx->ret);
+	const struct vigil_sys_spec *spec = watched(ctx->nr);
+
+	return spec ? sys_exit(spec, ctx->nr, ctx->ret) : 0;
 }
 
 static __always_inline int is_compat(void)
@@ -947,20 +949,22 @@ static __always_inline int is_compat(void)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter_btf, struct pt_regs *regs, long id)
 {
+	const struct vigil_sys_spec *spec = watched(id);
 	__u64 args[VIGIL_SYS_ARGS];
 
-	if (!watched(id) || is_compat())
+	if (!spec || is_compat())
 		return 0;
 	regs_args(args, regs);
-	return sys_enter(id, args);
+	return sys_enter(spec, id, args);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit_btf, struct pt_regs *regs, long ret)
 {
 	__u32 nr = regs->orig_ax;
+	const struct vigil_sys_spec *spec = watched(nr);
 
-	if (!watched(nr) || is_compat())
+	if (!spec || is_compat())
 		return 0;
-	return sys_exit(nr, ret);
+	return sys_exit(spec, nr, ret);
 }
