@@ -32,11 +32,18 @@ constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 // (fewer than process.wakeup_bytes unread).
 constexpr int kPollTimeoutMs = 50;
 constexpr auto kSweepEvery = std::chrono::seconds(5);
+// A stage thread's longest sleep: bounds how late its periodic work runs.
+constexpr int kStageWaitMs = 100;
+// Events a stage takes from its queue at once.
+constexpr size_t kBatch = 256;
 
 } // namespace
 
 Agent::Agent(const AgentConfig& config)
     : config_(config), node_(config.node_name.empty() ? hostName() : config.node_name),
+      pool_(config.pipeline.pooled_events, config.pipeline.event_block_bytes),
+      enrich_q_(config.pipeline.enrich_queue.capacity, config.pipeline.enrich_queue.when_full),
+      sink_q_(config.pipeline.sink_queue.capacity, config.pipeline.sink_queue.when_full),
       cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}) {
 }
 
@@ -87,12 +94,13 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
 }
 
 Status Agent::start() {
-  auto now = std::chrono::steady_clock::now();
-  last_flush_ = last_stats_ = last_sweep_ = now;
+  last_stats_ = std::chrono::steady_clock::now();
   if (auto st = process_->start(); !st) {
     return st.error().wrap("process collector");
   }
-  cache_.finishSnapshot();
+  cache_.finishSnapshot(); // before the enrich thread exists: no lock needed
+  enrich_thread_ = std::thread([this] { enrichLoop(); });
+  sink_thread_ = std::thread([this] { sinkLoop(); });
   spdlog::info("agent on node '{}' capturing; {} processes known at start", node_, cache_.stats().entries);
   return okStatus();
 }
@@ -105,49 +113,109 @@ void Agent::routeRecord(uint16_t kind, std::span<const uint8_t> record) {
   } else if ((kind == VIGIL_EV_NET || kind == VIGIL_EV_DNS) && network_) {
     network_->handleRecord(record);
   } else {
-    ++stats_.unrouted;
+    unrouted_.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("dropped a record of kind {}: no collector for it", kind);
   }
 }
 
+// Capture stage: stamps the event and hands it to enrichment. The sequence
+// number is given here, so a loss at any later stage shows as a gap.
 void Agent::onEvent(EventPtr event) {
   event->set_node(node_);
   event->set_seq(++seq_);
-  cache_.enrich(*event);
-  ++stats_.events;
-  for (auto& sink : sinks_) {
-    if (auto st = sink->write(*event); !st) {
-      ++stats_.sink_errors;
-      spdlog::warn("sink {}: {}", sink->name(), st.error().message());
+  captured_.fetch_add(1, std::memory_order_relaxed);
+  pushOwned(enrich_q_, event);
+}
+
+void Agent::pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e) {
+  if (q.push(toQueued(e))) {
+    (void)e.release(); // the queue's now
+  }
+}
+
+void Agent::enrichLoop() {
+  QueuedEvent batch[kBatch];
+  auto last_sweep = std::chrono::steady_clock::now();
+  for (;;) {
+    size_t n = enrich_q_.popBatch(batch, kBatch);
+    if (n > 0) {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      for (size_t i = 0; i < n; ++i) {
+        cache_.enrich(*batch[i].event);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      EventPtr event = fromQueued(batch[i]);
+      pushOwned(sink_q_, event);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_sweep >= kSweepEvery) {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      cache_.sweep(bootNowNs());
+      last_sweep = now;
+    }
+    if (n == 0) {
+      if (enrich_q_.drained()) {
+        break;
+      }
+      enrich_q_.waitForData(kStageWaitMs);
     }
   }
+  sink_q_.close();
+}
+
+void Agent::sinkLoop() {
+  QueuedEvent batch[kBatch];
+  auto last_flush = std::chrono::steady_clock::now();
+  bool dirty = false;
+  for (;;) {
+    size_t n = sink_q_.popBatch(batch, kBatch);
+    for (size_t i = 0; i < n; ++i) {
+      EventPtr event = fromQueued(batch[i]);
+      for (auto& sink : sinks_) {
+        if (auto st = sink->write(*event); !st) {
+          sink_errors_.fetch_add(1, std::memory_order_relaxed);
+          spdlog::warn("sink {}: {}", sink->name(), st.error().message());
+        }
+      }
+    }
+    delivered_.fetch_add(n, std::memory_order_relaxed);
+    dirty = dirty || n > 0;
+    auto now = std::chrono::steady_clock::now();
+    // Flush when the stream pauses, and at least every kFlushEvery under load.
+    if (dirty && (n == 0 || now - last_flush >= kFlushEvery)) {
+      flushSinks();
+      last_flush = now;
+      dirty = false;
+    }
+    if (n == 0) {
+      if (sink_q_.drained()) {
+        break;
+      }
+      sink_q_.waitForData(kStageWaitMs);
+    }
+  }
+  flushSinks();
 }
 
 void Agent::flushSinks() {
   for (auto& sink : sinks_) {
     if (auto st = sink->flush(); !st) {
-      ++stats_.sink_errors;
+      sink_errors_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("sink {}: {}", sink->name(), st.error().message());
     }
   }
-  last_flush_ = std::chrono::steady_clock::now();
 }
 
+// Capture-side periodic work: the collectors' timers and the stats line.
 void Agent::periodic() {
   auto now = std::chrono::steady_clock::now();
-  if (now - last_flush_ >= kFlushEvery) {
-    flushSinks();
-  }
   const uint64_t boot_now = bootNowNs();
   if (network_) {
     network_->periodic(boot_now);
   }
   if (syscall_) {
     syscall_->periodic(boot_now);
-  }
-  if (now - last_sweep_ >= kSweepEvery) {
-    cache_.sweep(boot_now);
-    last_sweep_ = now;
   }
   if (config_.stats_interval_seconds > 0 &&
       now - last_stats_ >= std::chrono::seconds(config_.stats_interval_seconds)) {
@@ -160,9 +228,6 @@ Result<int> Agent::pollOnce(int timeout_ms) {
   auto n = process_->poll(timeout_ms);
   if (!n) {
     return n.error();
-  }
-  if (*n == 0) {
-    flushSinks();
   }
   periodic();
   return n;
@@ -200,13 +265,82 @@ void Agent::shutdown() {
   }
   process_->stop();
   spdlog::debug("process hooks detached and ring drained after {} ms", ms());
-  flushSinks();
+  // Each stage drains its queue, then closes the next.
+  enrich_q_.close();
+  if (enrich_thread_.joinable()) {
+    enrich_thread_.join();
+  } else {
+    sink_q_.close();
+  }
+  if (sink_thread_.joinable()) {
+    sink_thread_.join();
+  }
+  spdlog::debug("pipeline drained after {} ms", ms());
   logStats();
+}
+
+std::vector<Process> Agent::ancestors(const std::string& exec_id) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  std::vector<Process> out;
+  for (const Process* p : cache_.ancestors(exec_id)) {
+    out.push_back(*p);
+  }
+  return out;
+}
+
+ProcessCacheStats Agent::cacheStats() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return cache_.stats();
+}
+
+AgentStats Agent::stats() const {
+  return {captured_.load(std::memory_order_relaxed), delivered_.load(std::memory_order_relaxed),
+          sink_errors_.load(std::memory_order_relaxed), unrouted_.load(std::memory_order_relaxed)};
+}
+
+std::vector<DropCount> Agent::drops() const {
+  std::vector<DropCount> out;
+  // Kernel: ring buffer full per CPU and kind; the other losses summed.
+  if (auto per_cpu = loader::readKernelCountersPerCpu(process_->bpf().countersFd())) {
+    for (int c = 0; c < VIGIL_CNT_MAX; ++c) {
+      if (!loader::kernelCounterIsLoss(c)) {
+        continue;
+      }
+      const std::string reason(loader::kernelCounterName(c));
+      if (loader::kernelCounterIsRingFull(c)) {
+        for (size_t cpu = 0; cpu < per_cpu->size(); ++cpu) {
+          out.push_back({"kernel", reason, (*per_cpu)[cpu][size_t(c)], int(cpu)});
+        }
+      } else {
+        uint64_t sum = 0;
+        for (const auto& row : *per_cpu) {
+          sum += row[size_t(c)];
+        }
+        out.push_back({"kernel", reason, sum});
+      }
+    }
+  } else {
+    spdlog::warn("kernel counters unreadable: {}", per_cpu.error().message());
+  }
+  uint64_t malformed = process_->stats().decode_errors;
+  if (syscall_) {
+    malformed += syscall_->stats().decode_errors;
+  }
+  if (network_) {
+    malformed += network_->stats().decode_errors;
+  }
+  out.push_back({"decode", "malformed", malformed});
+  out.push_back({"decode", "unrouted", unrouted_.load(std::memory_order_relaxed)});
+  out.push_back({"enrich_queue", "queue_full", enrich_q_.stats().dropped_full});
+  out.push_back({"sink_queue", "queue_full", sink_q_.stats().dropped_full});
+  out.push_back({"sink", "write_error", sink_errors_.load(std::memory_order_relaxed)});
+  return out;
 }
 
 void Agent::logStats() const {
   const auto& ps = process_->stats();
-  auto cs = cache_.stats();
+  auto cs = cacheStats();
+  const auto st = stats();
   std::string kernel;
   if (auto counters = process_->kernelCounters()) {
     for (int i = 0; i < VIGIL_CNT_MAX; ++i) {
@@ -241,10 +375,25 @@ void Agent::logStats() const {
     net = fmt::format(" flows={} dns={} net_decode_errors={} flows_named={} dns_cache_entries={} dns_cache_evicted={}",
                       ns.flows, ns.dns, ns.decode_errors, ns.named, ds.entries, ds.evictions);
   }
-  spdlog::info("stats: events={} sink_errors={} unrouted={} exec={} fork={} exit={} snapshot={} decode_errors={}{}{} "
-               "cache_entries={} cache_evicted={} parent_misses={} | kernel:{}",
-               stats_.events, stats_.sink_errors, stats_.unrouted, ps.records[0], ps.records[1], ps.records[2],
-               ps.records[3], ps.decode_errors, sys, net, cs.entries, cs.evicted, cs.parent_misses, kernel);
+  const auto eq = enrich_q_.stats();
+  const auto sq = sink_q_.stats();
+  const auto pool = pool_.stats();
+  std::string lost;
+  uint64_t lost_total = 0;
+  for (const auto& d : drops()) {
+    if (d.count > 0) {
+      lost += fmt::format(" {}/{}{}={}", d.stage, d.reason, d.cpu >= 0 ? fmt::format("/cpu{}", d.cpu) : "", d.count);
+      lost_total += d.count;
+    }
+  }
+  spdlog::info("stats: captured={} events={} sink_errors={} unrouted={} exec={} fork={} exit={} snapshot={} "
+               "decode_errors={}{}{} cache_entries={} cache_evicted={} parent_misses={} | pipeline: enrich_queue "
+               "depth={}/{} max={} waits={} sink_queue depth={}/{} max={} waits={} pool_slots={} pool_reused={} "
+               "heap_events={} | lost={}{} | kernel:{}",
+               st.captured, st.events, st.sink_errors, st.unrouted, ps.records[0], ps.records[1], ps.records[2],
+               ps.records[3], ps.decode_errors, sys, net, cs.entries, cs.evicted, cs.parent_misses, eq.depth,
+               eq.capacity, eq.max_depth, eq.producer_waits, sq.depth, sq.capacity, sq.max_depth, sq.producer_waits,
+               pool.slots, pool.reused, pool.heap_events, lost_total, lost, kernel);
 }
 
 } // namespace vigil

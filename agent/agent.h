@@ -1,9 +1,17 @@
 #pragma once
 
-// The node daemon's pipeline: collectors -> enrichment (process cache) ->
-// sinks, on one thread, in capture order.
+// The node daemon's pipeline, three stages on three threads, in capture
+// order (docs/pipeline.md):
+//   capture (the thread calling run/pollOnce): kernel ring buffer -> decode
+//     -> [enrich queue]
+//   enrich: process cache (ancestry) -> [sink queue]
+//   sink:   every sink; flushes when idle
+// Queues are bounded and lock-free; each has a when-full policy (block or
+// drop), and every drop anywhere is counted by stage and reason (drops()).
 
 #include "agent/config.h"
+#include "agent/pipeline/event_pool.h"
+#include "agent/pipeline/stage_queue.h"
 #include "agent/process_cache.h"
 #include "collectors/network/network_collector.h"
 #include "collectors/process/process_collector.h"
@@ -14,14 +22,26 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace vigil {
 
 struct AgentStats {
-  uint64_t events = 0; // events emitted to sinks
+  uint64_t captured = 0; // events decoded and given a sequence number
+  uint64_t events = 0; // events delivered to the sinks
   uint64_t sink_errors = 0; // sink writes that failed (event lost for that sink)
   uint64_t unrouted = 0; // records of a kind no collector handles (dropped)
+};
+
+// One place where events are lost, and how many so far.
+struct DropCount {
+  std::string stage; // kernel, decode, enrich_queue, sink_queue, sink
+  std::string reason; // e.g. ringbuf_full_syscall, rate_limited, queue_full, malformed
+  uint64_t count = 0;
+  int cpu = -1; // the CPU, for the kernel's ring-buffer-full counters; -1: all
 };
 
 class Agent : public CollectorOutput {
@@ -41,11 +61,19 @@ public:
   // Detach, drain, flush. Idempotent.
   void shutdown();
 
+  EventPtr newEvent() override { return pool_.acquire(); }
   void onEvent(EventPtr event) override;
   void onExistingProcess(Process&& process) override;
 
-  const ProcessCache& cache() const { return cache_; }
-  const AgentStats& stats() const { return stats_; }
+  // The ancestors of an image (nearest first), copied under the cache lock.
+  std::vector<Process> ancestors(const std::string& exec_id) const;
+  ProcessCacheStats cacheStats() const;
+  AgentStats stats() const;
+  // Every loss counter, by stage and reason (zero counts included).
+  std::vector<DropCount> drops() const;
+  pipeline::StageQueueStats enrichQueueStats() const { return enrich_q_.stats(); }
+  pipeline::StageQueueStats sinkQueueStats() const { return sink_q_.stats(); }
+  pipeline::EventPoolStats poolStats() const { return pool_.stats(); }
   const process::ProcessCollector& processCollector() const { return *process_; }
   // nullptr when syscall capture is disabled.
   const syscall::SyscallCollector* syscallCollector() const { return syscall_.get(); }
@@ -57,22 +85,43 @@ private:
   explicit Agent(const AgentConfig& config);
   void flushSinks();
   void periodic();
+  void enrichLoop();
+  void sinkLoop();
   // A record of another capture domain from the shared ring buffer.
   void routeRecord(uint16_t kind, std::span<const uint8_t> record);
 
   AgentConfig config_;
   std::string node_;
+  // Declared first, destroyed last: events still in flight point into it.
+  pipeline::EventPool pool_;
   std::vector<EventSinkPtr> sinks_;
   std::unique_ptr<process::ProcessCollector> process_;
   std::unique_ptr<syscall::SyscallCollector> syscall_;
   std::unique_ptr<network::NetworkCollector> network_;
+
+  // An event in a queue: EventPtr taken apart (queues hold trivial items).
+  struct QueuedEvent {
+    Event* event;
+    EventRecycler* owner;
+  };
+  static QueuedEvent toQueued(EventPtr& e) { return {e.get(), e.get_deleter().owner}; }
+  static EventPtr fromQueued(const QueuedEvent& q) { return EventPtr(q.event, EventDeleter(q.owner)); }
+  // Hands e to q; on refusal e stays owned (and is freed by the caller).
+  static void pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e);
+
+  pipeline::StageQueue<QueuedEvent> enrich_q_;
+  pipeline::StageQueue<QueuedEvent> sink_q_;
+  std::thread enrich_thread_;
+  std::thread sink_thread_;
+
+  mutable std::mutex cache_mu_; // the enrich thread holds it per batch
   ProcessCache cache_;
-  AgentStats stats_;
-  uint64_t seq_ = 0;
+
+  // Each written by one stage's thread, read by anyone.
+  std::atomic<uint64_t> captured_{0}, delivered_{0}, sink_errors_{0}, unrouted_{0};
+  uint64_t seq_ = 0; // capture thread
   bool shut_down_ = false;
-  std::chrono::steady_clock::time_point last_flush_;
-  std::chrono::steady_clock::time_point last_stats_;
-  std::chrono::steady_clock::time_point last_sweep_;
+  std::chrono::steady_clock::time_point last_stats_; // capture thread
 };
 
 } // namespace vigil

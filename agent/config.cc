@@ -124,7 +124,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
   AgentConfig c = std::move(base);
   VIGIL_TRY(r.checkMap(root, "the top level",
                        {"node_name", "log_level", "libbpf_debug", "report_self", "stats_interval_seconds",
-                        "output", "process", "syscalls", "files", "network", "cache"}));
+                        "output", "process", "syscalls", "files", "network", "pipeline", "cache"}));
   VIGIL_TRY(r.get(root, "node_name", c.node_name, "a string"));
   VIGIL_TRY(r.get(root, "log_level", c.log_level, "a string"));
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
@@ -246,6 +246,34 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     VIGIL_TRY(r.get(net, "dns", c.network.dns, "true or false"));
     VIGIL_TRY(r.get(net, "flow_update_seconds", c.network.flow_update_seconds, "a number of seconds"));
   }
+  if (YAML::Node pl = root["pipeline"]) {
+    VIGIL_TRY(r.checkMap(pl, "pipeline", {"enrich_queue", "sink_queue", "pooled_events", "event_block_bytes"}));
+    auto parsePolicy = [](const std::string& text) -> Result<pipeline::FullPolicy> {
+      if (text == "block") {
+        return pipeline::FullPolicy::kBlock;
+      }
+      if (text == "drop") {
+        return pipeline::FullPolicy::kDrop;
+      }
+      return makeError("when_full '{}' is not one of block, drop", text);
+    };
+    for (auto [key, q] : {std::pair{"enrich_queue", &c.pipeline.enrich_queue}, std::pair{"sink_queue", &c.pipeline.sink_queue}}) {
+      if (YAML::Node qn = pl[key]) {
+        VIGIL_TRY(r.checkMap(qn, fmt::format("pipeline.{}", key), {"capacity", "when_full"}));
+        VIGIL_TRY(r.get(qn, "capacity", q->capacity, "a number of events"));
+        if (q->capacity < 16 || q->capacity > (1u << 20)) {
+          return r.error(qn["capacity"], fmt::format("capacity {} must be between 16 and 1048576", q->capacity));
+        }
+        VIGIL_TRY(r.getParsed(qn, "when_full", q->when_full, parsePolicy));
+      }
+    }
+    VIGIL_TRY(r.get(pl, "pooled_events", c.pipeline.pooled_events, "a number of events"));
+    VIGIL_TRY(r.get(pl, "event_block_bytes", c.pipeline.event_block_bytes, "a number of bytes"));
+    if (c.pipeline.event_block_bytes < 256 || c.pipeline.event_block_bytes > (1u << 20)) {
+      return r.error(pl["event_block_bytes"],
+                     fmt::format("event_block_bytes {} must be between 256 and 1048576", c.pipeline.event_block_bytes));
+    }
+  }
   if (YAML::Node cache = root["cache"]) {
     VIGIL_TRY(r.checkMap(cache, "cache", {"max_entries", "ended_ttl_seconds"}));
     VIGIL_TRY(r.get(cache, "max_entries", c.cache.max_entries, "a number"));
@@ -352,6 +380,11 @@ files:
   enabled: {}
   dns: {}
   flow_update_seconds: {}
+pipeline:
+  enrich_queue: {{capacity: {}, when_full: {}}}
+  sink_queue: {{capacity: {}, when_full: {}}}
+  pooled_events: {}
+  event_block_bytes: {}
 cache:
   max_entries: {}
   ended_ttl_seconds: {}
@@ -364,7 +397,9 @@ cache:
                      c.syscalls.rate_limit_per_second, c.syscalls.rate_limit_burst,
                      quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
                      watch.empty() ? " []" : "", watch, c.network.enabled, c.network.dns, c.network.flow_update_seconds,
-                     c.cache.max_entries, c.cache.ended_ttl_seconds);
+                     c.pipeline.enrich_queue.capacity, pipeline::fullPolicyName(c.pipeline.enrich_queue.when_full),
+                     c.pipeline.sink_queue.capacity, pipeline::fullPolicyName(c.pipeline.sink_queue.when_full),
+                     c.pipeline.pooled_events, c.pipeline.event_block_bytes, c.cache.max_entries, c.cache.ended_ttl_seconds);
 }
 
 } // namespace vigil

@@ -3,6 +3,7 @@
 // Agent configuration: embedded defaults, optionally a YAML file, then
 // command-line flags, in that order of precedence (docs/configuration.md).
 
+#include "agent/pipeline/stage_queue.h"
 #include "collectors/network/network_bpf.h"
 #include "collectors/process/process_bpf.h"
 #include "collectors/syscall/syscall_bpf.h"
@@ -30,6 +31,18 @@ struct AgentConfig {
   syscall::SyscallOptions syscalls = syscall::defaultOptions();
 
   network::NetworkOptions network;
+
+  // The queues between the stages and the event memory (docs/pipeline.md).
+  struct Pipeline {
+    struct Queue {
+      uint32_t capacity = 4096; // events
+      pipeline::FullPolicy when_full = pipeline::FullPolicy::kBlock;
+    };
+    Queue enrich_queue; // decode -> enrichment
+    Queue sink_queue; // enrichment -> sinks
+    uint32_t pooled_events = 8192; // events built in reused memory; beyond, from the heap
+    uint32_t event_block_bytes = 2048; // memory kept per pooled event
+  } pipeline;
 
   struct Cache {
     uint64_t max_entries = 65536;

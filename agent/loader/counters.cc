@@ -62,19 +62,63 @@ std::string_view kernelCounterName(int counter) {
   }
 }
 
-Result<KernelCounters> readKernelCounters(int map_fd) {
+bool kernelCounterIsRingFull(int counter) {
+  switch (counter) {
+  case VIGIL_CNT_RB_FULL_EXEC:
+  case VIGIL_CNT_RB_FULL_FORK:
+  case VIGIL_CNT_RB_FULL_EXIT:
+  case VIGIL_CNT_RB_FULL_SYSCALL:
+  case VIGIL_CNT_RB_FULL_FILE:
+  case VIGIL_CNT_RB_FULL_NET:
+  case VIGIL_CNT_RB_FULL_DNS:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool kernelCounterIsLoss(int counter) {
+  switch (counter) {
+  case VIGIL_CNT_SCRATCH_MISS:
+  case VIGIL_CNT_ITER_WRITE_FAIL:
+  case VIGIL_CNT_SYS_PENDING_FULL:
+  case VIGIL_CNT_SYS_COUNT_FULL:
+  case VIGIL_CNT_NET_STORAGE_FAIL:
+  case VIGIL_CNT_NET_ITER_WRITE_FAIL:
+  case VIGIL_CNT_RATE_LIMITED:
+    return true;
+  default:
+    return kernelCounterIsRingFull(counter);
+  }
+}
+
+Result<std::vector<KernelCounters>> readKernelCountersPerCpu(int map_fd) {
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) {
     return makeError("cannot count possible CPUs: {}", strerror(-ncpu));
   }
-  KernelCounters out{};
+  std::vector<KernelCounters> out(static_cast<size_t>(ncpu), KernelCounters{});
   std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
   for (uint32_t key = 0; key < VIGIL_CNT_MAX; ++key) {
     if (bpf_map_lookup_elem(map_fd, &key, per_cpu.data()) != 0) {
       return makeError("reading kernel counter {}: {}", kernelCounterName(int(key)), strerror(errno));
     }
-    for (uint64_t v : per_cpu) {
-      out[key] += v;
+    for (size_t cpu = 0; cpu < per_cpu.size(); ++cpu) {
+      out[cpu][key] = per_cpu[cpu];
+    }
+  }
+  return out;
+}
+
+Result<KernelCounters> readKernelCounters(int map_fd) {
+  auto per_cpu = readKernelCountersPerCpu(map_fd);
+  if (!per_cpu) {
+    return per_cpu.error();
+  }
+  KernelCounters out{};
+  for (const auto& row : *per_cpu) {
+    for (size_t key = 0; key < out.size(); ++key) {
+      out[key] += row[key];
     }
   }
   return out;

@@ -22,7 +22,7 @@ Result<std::unique_ptr<NetworkCollector>> NetworkCollector::create(const Network
 void NetworkCollector::handleRecord(std::span<const uint8_t> record) { deliver(record, false); }
 
 void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterator) {
-  auto event = std::make_unique<Event>();
+  auto event = output_.newEvent();
   auto decoded = decoder_.decode(record, *event);
   if (!decoded) {
     ++stats_.decode_errors;

@@ -81,7 +81,7 @@ void ProcessCollector::onRecord(std::span<const uint8_t> record) {
       return;
     }
   }
-  auto event = std::make_unique<Event>();
+  auto event = output_.newEvent();
   auto kind = decoder_.decode(record, *event);
   if (!kind) {
     ++stats_.decode_errors;

@@ -20,7 +20,7 @@ Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const Syscall
 }
 
 void SyscallCollector::handleRecord(uint16_t kind, std::span<const uint8_t> record) {
-  auto event = std::make_unique<Event>();
+  auto event = output_.newEvent();
   if (kind == VIGIL_EV_SUPPRESSED) {
     if (auto st = decoder_.decodeSuppressed(record, *event); !st) {
       ++stats_.decode_errors;
@@ -44,7 +44,7 @@ void SyscallCollector::periodic(uint64_t now_ns) {
   // A cgroup quiet for a second will not send its summary itself soon.
   constexpr uint64_t kIdleNs = 1000000000ULL;
   for (const auto& s : bpf_->takeIdleSuppressed(now_ns, kIdleNs)) {
-    auto event = std::make_unique<Event>();
+    auto event = output_.newEvent();
     fillSuppressed(decoder_.clock(), VIGIL_EV_SYSCALL, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
     stats_.suppressed += s.count;
     output_.onEvent(std::move(event));

@@ -14,6 +14,8 @@ class CollectorOutput {
 public:
   virtual ~CollectorOutput() = default;
 
+  // An empty event for the collector to fill (pooled memory in the agent).
+  virtual EventPtr newEvent() { return EventPtr(new Event()); }
   // A live event from the kernel.
   virtual void onEvent(EventPtr event) = 0;
   // A process that was already running when the collector started.

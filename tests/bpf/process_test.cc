@@ -370,10 +370,10 @@ TEST_P(ProcessTest, ForkExecChainLinksEveryImage) {
   // The cache resolves the whole chain: true <- sh <- this test <- ...
   auto chain2 = h.sink().waitFor(marker("chain-2"), std::chrono::milliseconds(0));
   ASSERT_TRUE(chain2);
-  auto ancestors = h.agent().cache().ancestors(chain2->exec().process().exec_id());
+  auto ancestors = h.agent().ancestors(chain2->exec().process().exec_id());
   ASSERT_GE(ancestors.size(), 2u);
-  EXPECT_EQ(ancestors[0]->exec_id(), sh_id);
-  EXPECT_EQ(ancestors[1]->pid(), uint32_t(getpid()));
+  EXPECT_EQ(ancestors[0].exec_id(), sh_id);
+  EXPECT_EQ(ancestors[1].pid(), uint32_t(getpid()));
 }
 
 TEST_P(ProcessTest, OwnActivityIsNotReportedUnlessAsked) {
