@@ -62,7 +62,8 @@ struct vigil_sys_spec {
 	__u8 mode; /* enum vigil_sys_mode */
 	__u8 cls; /* enum vigil_sys_class */
 	__u8 flags; /* VIGIL_SYS_SPEC_* */
-	__u8 has_data; /* 1 when any argument adds a chunk (record goes to the large pending map) */
+	__u8 has_data; /* 1 when any argument adds a chunk (read at enter, kept in the large pending map);
+			  0: the call is counted and recorded at exit only, from the saved registers */
 	__u8 type[VIGIL_SYS_ARGS]; /* enum vigil_arg_type per argument */
 	__u8 aux[VIGIL_SYS_ARGS]; /* per type, see enum vigil_arg_type */
 	__u8 open_flags_arg; /* CLASS_OPEN: index of the O_* flags argument, VIGIL_OPEN_FLAGS_HOW, or
@@ -80,6 +81,7 @@ VIGIL_STATIC_ASSERT(sizeof(struct vigil_sys_spec) == 20, "vigil_sys_spec size");
 #define VIGIL_SYS_F_ID_FROM_START (1U << 0) /* exec_id derived from the process start time */
 #define VIGIL_SYS_F_DATA_TRUNC (1U << 1) /* chunks did not fit VIGIL_SYS_DATA_CAP; later ones are missing */
 #define VIGIL_SYS_F_REREAD (1U << 2) /* arguments were read at exit (an open selected by its resolved path) */
+#define VIGIL_SYS_F_EXIT_ONLY (1U << 3) /* recorded whole at exit (no memory arguments): no duration */
 #define VIGIL_SYS_F_FAULT_SHIFT 8 /* bit 8 + i: argument i was unreadable at enter (kernel-internal) */
 
 /* vigil_sys_event.access: what a file syscall does to the file. */

@@ -920,9 +920,11 @@ Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
   if (ev.ret < 0 && ev.ret >= -4095) {
     sc->set_error(errnoName(int(-ev.ret)));
   }
-  uint64_t took = hdr.ktime_ns > ev.enter_ns ? hdr.ktime_ns - ev.enter_ns : 0;
-  sc->mutable_duration()->set_seconds(int64_t(took / 1000000000));
-  sc->mutable_duration()->set_nanos(int32_t(took % 1000000000));
+  if (!(ev.flags & VIGIL_SYS_F_EXIT_ONLY)) { // recorded at exit only: not measured
+    uint64_t took = hdr.ktime_ns > ev.enter_ns ? hdr.ktime_ns - ev.enter_ns : 0;
+    sc->mutable_duration()->set_seconds(int64_t(took / 1000000000));
+    sc->mutable_duration()->set_nanos(int32_t(took % 1000000000));
+  }
 
   if (!spec) {
     for (int i = 0; i < VIGIL_SYS_ARGS; ++i) {

@@ -290,9 +290,11 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
         attached = makeError("attach: {}", errnoText(err));
       }
     } else {
-      std::vector<uint32_t> numbers;
+      // A call without memory arguments is recorded whole at its exit:
+      // its enter tracepoint is not needed.
+      std::vector<std::pair<uint32_t, bool>> numbers;
       for (const auto& [nr, spec] : specs) {
-        numbers.push_back(nr);
+        numbers.push_back({nr, spec.has_data != 0});
       }
       attached = self->attachTracepoints(numbers);
     }
@@ -327,9 +329,9 @@ std::string tracepointName(const std::string& name) {
 
 } // namespace
 
-Status SyscallBpf::attachTracepoints(const std::vector<uint32_t>& numbers) {
+Status SyscallBpf::attachTracepoints(const std::vector<std::pair<uint32_t, bool>>& numbers) {
   std::string missing;
-  for (uint32_t nr : numbers) {
+  for (auto [nr, needs_enter] : numbers) {
     std::string name = syscallName(nr);
     std::string tp_name = tracepointName(name);
     // A syscall the kernel was built without (modules, kexec, ...) has no
@@ -340,6 +342,9 @@ Status SyscallBpf::attachTracepoints(const std::vector<uint32_t>& numbers) {
       continue;
     }
     for (bool enter : {true, false}) {
+      if (enter && !needs_enter) {
+        continue;
+      }
       std::string tp = fmt::format("sys_{}_{}", enter ? "enter" : "exit", tp_name);
       bpf_program* prog = enter ? skel_->progs.vigil_sys_enter_tp : skel_->progs.vigil_sys_exit_tp;
       bpf_link* link = bpf_program__attach_tracepoint(prog, "syscalls", tp.c_str());

@@ -88,7 +88,9 @@ public:
 
 private:
   SyscallBpf() = default;
-  Status attachTracepoints(const std::vector<uint32_t>& numbers);
+  // (syscall number, whether its enter tracepoint is needed: only calls with
+  // memory arguments read them at enter).
+  Status attachTracepoints(const std::vector<std::pair<uint32_t, bool>>& numbers);
 
   syscall_bpf* skel_ = nullptr;
   HookMode hooks_ = HookMode::Tracepoint;
