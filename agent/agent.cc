@@ -13,7 +13,14 @@
 namespace vigil {
 namespace {
 
-std::string hostName() {
+// config, then $NODE_NAME (the Downward API's spec.nodeName), then the host name.
+std::string nodeName(const std::string& configured) {
+  if (!configured.empty()) {
+    return configured;
+  }
+  if (const char* env = std::getenv("NODE_NAME"); env && *env) {
+    return env;
+  }
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) {
     return "unknown";
@@ -36,16 +43,18 @@ constexpr auto kSweepEvery = std::chrono::seconds(5);
 constexpr int kStageWaitMs = 100;
 // Events a stage takes from its queue at once.
 constexpr size_t kBatch = 256;
+// Events held for pod metadata beyond this many leave without it.
+constexpr size_t kMaxHeld = 4096;
 
 } // namespace
 
 Agent::Agent(const AgentConfig& config)
-    : config_(config), node_(config.node_name.empty() ? hostName() : config.node_name),
+    : config_(config), node_(nodeName(config.node_name)),
       pool_(config.pipeline.pooled_events, config.pipeline.event_block_bytes),
       enrich_q_(config.pipeline.enrich_queue.capacity, config.pipeline.enrich_queue.when_full),
       sink_q_(config.pipeline.sink_queue.capacity, config.pipeline.sink_queue.when_full),
-      cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}) {
-}
+      cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}),
+      pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.poke(); }) {}
 
 Agent::~Agent() { shutdown(); }
 
@@ -99,6 +108,7 @@ Status Agent::start() {
     return st.error().wrap("process collector");
   }
   cache_.finishSnapshot(); // before the enrich thread exists: no lock needed
+  pods_.start();
   enrich_thread_ = std::thread([this] { enrichLoop(); });
   sink_thread_ = std::thread([this] { sinkLoop(); });
   spdlog::info("agent on node '{}' capturing; {} processes known at start", node_, cache_.stats().entries);
@@ -133,22 +143,81 @@ void Agent::pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e) {
   }
 }
 
+void Agent::addAncestors(Event& event) const {
+  const Process* proc = nullptr;
+  switch (event.body_case()) {
+  case Event::kExec:
+    proc = &event.exec().process();
+    break;
+  case Event::kFork:
+    proc = &event.fork().process();
+    break;
+  case Event::kExit:
+    proc = &event.exit().process();
+    break;
+  case Event::kSyscall:
+    proc = &event.syscall().process();
+    break;
+  case Event::kFlow:
+    proc = &event.flow().process();
+    break;
+  case Event::kDns:
+    proc = &event.dns().process();
+    break;
+  default:
+    return;
+  }
+  if (proc->exec_id().empty()) {
+    return;
+  }
+  auto chain = cache_.ancestors(proc->exec_id(), config_.enrich.ancestors + 1);
+  for (size_t i = 1; i < chain.size(); ++i) { // [0] is the parent, already there
+    *event.add_ancestors() = *chain[i];
+  }
+}
+
+// Events wait here (in order) while a container's metadata is on its way.
+void Agent::releaseHeld(bool all) {
+  auto now = std::chrono::steady_clock::now();
+  while (!held_.empty()) {
+    Held& h = held_.front();
+    bool final = all || now >= h.deadline || held_.size() > kMaxHeld;
+    if (!pods_.fill(*h.event.event, final)) {
+      return;
+    }
+    EventPtr event = fromQueued(h.event);
+    held_.pop_front();
+    pushOwned(sink_q_, event);
+  }
+}
+
 void Agent::enrichLoop() {
   QueuedEvent batch[kBatch];
   auto last_sweep = std::chrono::steady_clock::now();
+  const auto wait = std::chrono::milliseconds(config_.enrich.pods.pod_wait_ms);
   for (;;) {
     size_t n = enrich_q_.popBatch(batch, kBatch);
     if (n > 0) {
       std::lock_guard<std::mutex> lock(cache_mu_);
       for (size_t i = 0; i < n; ++i) {
         cache_.enrich(*batch[i].event);
+        if (config_.enrich.ancestors > 0) {
+          addAncestors(*batch[i].event);
+        }
       }
     }
+    releaseHeld(false);
+    const auto now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < n; ++i) {
       EventPtr event = fromQueued(batch[i]);
-      pushOwned(sink_q_, event);
+      // Behind a held event, every event waits its turn (order is kept).
+      if (held_.empty() && pods_.fill(*event, wait.count() == 0)) {
+        pushOwned(sink_q_, event);
+      } else {
+        held_.push_back({toQueued(event), now + wait});
+        (void)event.release();
+      }
     }
-    auto now = std::chrono::steady_clock::now();
     if (now - last_sweep >= kSweepEvery) {
       std::lock_guard<std::mutex> lock(cache_mu_);
       cache_.sweep(bootNowNs());
@@ -158,9 +227,11 @@ void Agent::enrichLoop() {
       if (enrich_q_.drained()) {
         break;
       }
-      enrich_q_.waitForData(kStageWaitMs);
+      // Holding events: look again soon (metadata arrival also wakes us).
+      enrich_q_.waitForData(held_.empty() ? kStageWaitMs : 5);
     }
   }
+  releaseHeld(true);
   sink_q_.close();
 }
 
@@ -265,6 +336,7 @@ void Agent::shutdown() {
   }
   process_->stop();
   spdlog::debug("process hooks detached and ring drained after {} ms", ms());
+  pods_.stop(); // held events leave with what is known
   // Each stage drains its queue, then closes the next.
   enrich_q_.close();
   if (enrich_thread_.joinable()) {
@@ -386,12 +458,25 @@ void Agent::logStats() const {
       lost_total += d.count;
     }
   }
+  std::string pods;
+  if (config_.enrich.pods.containers) {
+    const auto es = pods_.stats();
+    const auto cg = pods_.cgroupStats();
+    pods = fmt::format(" container_events={} pod_metadata_missing={} cgroups_unresolved={} cgroup_rescans={}",
+                       es.container_events, es.metadata_missing, es.unresolved_cgroups, cg.rescans);
+    if (const auto* pc = pods_.podCache()) {
+      const auto p = pc->stats();
+      pods += fmt::format(" pod_cache_entries={} pod_cache_hits={} pod_cache_misses={} pod_cache_evictions={} "
+                          "cri_fetches={} cri_errors={} cri_up={}",
+                          p.entries, p.hits, p.misses, p.evictions, p.fetches, p.fetch_errors, p.runtime_up);
+    }
+  }
   spdlog::info("stats: captured={} events={} sink_errors={} unrouted={} exec={} fork={} exit={} snapshot={} "
-               "decode_errors={}{}{} cache_entries={} cache_evicted={} parent_misses={} | pipeline: enrich_queue "
+               "decode_errors={}{}{}{} cache_entries={} cache_evicted={} parent_misses={} | pipeline: enrich_queue "
                "depth={}/{} max={} waits={} sink_queue depth={}/{} max={} waits={} pool_slots={} pool_reused={} "
                "heap_events={} | lost={}{} | kernel:{}",
                st.captured, st.events, st.sink_errors, st.unrouted, ps.records[0], ps.records[1], ps.records[2],
-               ps.records[3], ps.decode_errors, sys, net, cs.entries, cs.evicted, cs.parent_misses, eq.depth,
+               ps.records[3], ps.decode_errors, sys, net, pods, cs.entries, cs.evicted, cs.parent_misses, eq.depth,
                eq.capacity, eq.max_depth, eq.producer_waits, sq.depth, sq.capacity, sq.max_depth, sq.producer_waits,
                pool.slots, pool.reused, pool.heap_events, lost_total, lost, kernel);
 }

@@ -10,6 +10,7 @@
 // drop), and every drop anywhere is counted by stage and reason (drops()).
 
 #include "agent/config.h"
+#include "agent/enrich/pod_enricher.h"
 #include "agent/pipeline/event_pool.h"
 #include "agent/pipeline/stage_queue.h"
 #include "agent/process_cache.h"
@@ -21,6 +22,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -74,6 +76,7 @@ public:
   pipeline::StageQueueStats enrichQueueStats() const { return enrich_q_.stats(); }
   pipeline::StageQueueStats sinkQueueStats() const { return sink_q_.stats(); }
   pipeline::EventPoolStats poolStats() const { return pool_.stats(); }
+  const enrich::PodEnricher& podEnricher() const { return pods_; }
   const process::ProcessCollector& processCollector() const { return *process_; }
   // nullptr when syscall capture is disabled.
   const syscall::SyscallCollector* syscallCollector() const { return syscall_.get(); }
@@ -87,6 +90,8 @@ private:
   void periodic();
   void enrichLoop();
   void sinkLoop();
+  void addAncestors(Event& event) const;
+  void releaseHeld(bool all);
   // A record of another capture domain from the shared ring buffer.
   void routeRecord(uint16_t kind, std::span<const uint8_t> record);
 
@@ -116,6 +121,12 @@ private:
 
   mutable std::mutex cache_mu_; // the enrich thread holds it per batch
   ProcessCache cache_;
+  enrich::PodEnricher pods_; // enrich thread
+  struct Held {
+    QueuedEvent event;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::deque<Held> held_; // enrich thread: events waiting for pod metadata, in order
 
   // Each written by one stage's thread, read by anyone.
   std::atomic<uint64_t> captured_{0}, delivered_{0}, sink_errors_{0}, unrouted_{0};

@@ -124,7 +124,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
   AgentConfig c = std::move(base);
   VIGIL_TRY(r.checkMap(root, "the top level",
                        {"node_name", "log_level", "libbpf_debug", "report_self", "stats_interval_seconds",
-                        "output", "process", "syscalls", "files", "network", "pipeline", "cache"}));
+                        "output", "process", "syscalls", "files", "network", "enrich", "pipeline", "cache"}));
   VIGIL_TRY(r.get(root, "node_name", c.node_name, "a string"));
   VIGIL_TRY(r.get(root, "log_level", c.log_level, "a string"));
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
@@ -245,6 +245,19 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     VIGIL_TRY(r.get(net, "enabled", c.network.enabled, "true or false"));
     VIGIL_TRY(r.get(net, "dns", c.network.dns, "true or false"));
     VIGIL_TRY(r.get(net, "flow_update_seconds", c.network.flow_update_seconds, "a number of seconds"));
+  }
+  if (YAML::Node en = root["enrich"]) {
+    VIGIL_TRY(r.checkMap(en, "enrich", {"ancestors", "containers", "cri_endpoint", "pod_wait_ms"}));
+    VIGIL_TRY(r.get(en, "ancestors", c.enrich.ancestors, "a number"));
+    if (c.enrich.ancestors > 64) {
+      return r.error(en["ancestors"], fmt::format("ancestors {} must be at most 64", c.enrich.ancestors));
+    }
+    VIGIL_TRY(r.get(en, "containers", c.enrich.pods.containers, "true or false"));
+    VIGIL_TRY(r.get(en, "cri_endpoint", c.enrich.pods.cri_endpoint, "a string"));
+    VIGIL_TRY(r.get(en, "pod_wait_ms", c.enrich.pods.pod_wait_ms, "a number of milliseconds"));
+    if (c.enrich.pods.pod_wait_ms > 10000) {
+      return r.error(en["pod_wait_ms"], fmt::format("pod_wait_ms {} must be at most 10000", c.enrich.pods.pod_wait_ms));
+    }
   }
   if (YAML::Node pl = root["pipeline"]) {
     VIGIL_TRY(r.checkMap(pl, "pipeline", {"enrich_queue", "sink_queue", "pooled_events", "event_block_bytes"}));
@@ -380,6 +393,11 @@ files:
   enabled: {}
   dns: {}
   flow_update_seconds: {}
+enrich:
+  ancestors: {}
+  containers: {}
+  cri_endpoint: {}
+  pod_wait_ms: {}
 pipeline:
   enrich_queue: {{capacity: {}, when_full: {}}}
   sink_queue: {{capacity: {}, when_full: {}}}
@@ -397,7 +415,8 @@ cache:
                      c.syscalls.rate_limit_per_second, c.syscalls.rate_limit_burst,
                      quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
                      watch.empty() ? " []" : "", watch, c.network.enabled, c.network.dns, c.network.flow_update_seconds,
-                     c.pipeline.enrich_queue.capacity, pipeline::fullPolicyName(c.pipeline.enrich_queue.when_full),
+                     c.enrich.ancestors, c.enrich.pods.containers, yamlQuote(c.enrich.pods.cri_endpoint),
+                     c.enrich.pods.pod_wait_ms, c.pipeline.enrich_queue.capacity, pipeline::fullPolicyName(c.pipeline.enrich_queue.when_full),
                      c.pipeline.sink_queue.capacity, pipeline::fullPolicyName(c.pipeline.sink_queue.when_full),
                      c.pipeline.pooled_events, c.pipeline.event_block_bytes, c.cache.max_entries, c.cache.ended_ttl_seconds);
 }

@@ -3,6 +3,7 @@
 // Agent configuration: embedded defaults, optionally a YAML file, then
 // command-line flags, in that order of precedence (docs/configuration.md).
 
+#include "agent/enrich/pod_enricher.h"
 #include "agent/pipeline/stage_queue.h"
 #include "collectors/network/network_bpf.h"
 #include "collectors/process/process_bpf.h"
@@ -15,7 +16,7 @@
 namespace vigil {
 
 struct AgentConfig {
-  std::string node_name; // empty: the host name
+  std::string node_name; // empty: $NODE_NAME (Downward API), else the host name
   std::string log_level = "info"; // trace, debug, info, warn, error
   bool libbpf_debug = false; // libbpf's debug log (verifier output) into ours
   bool report_self = false; // report the agent's own processes
@@ -31,6 +32,12 @@ struct AgentConfig {
   syscall::SyscallOptions syscalls = syscall::defaultOptions();
 
   network::NetworkOptions network;
+
+  // Enrichment beyond the process and its parent (docs/enrichment.md).
+  struct Enrich {
+    uint32_t ancestors = 0; // ancestors beyond the parent added to every event (0: none; max 64)
+    enrich::PodEnricherOptions pods; // containers, cri_endpoint, pod_wait_ms
+  } enrich;
 
   // The queues between the stages and the event memory (docs/pipeline.md).
   struct Pipeline {

@@ -88,6 +88,13 @@ public:
   // runtimes). Not cached: pids are reused.
   std::optional<ContainerRef> containerOfPid(uint32_t pid);
 
+  // After a lookup of cgroup_id found nothing: true when a later rescan
+  // could still find it (not cached, and not known gone), e.g. a cgroup made
+  // since the last scan while rescans were throttled.
+  bool mayAppear(uint64_t cgroup_id) const {
+    return entries_.count(cgroup_id) == 0 && !(options_.monotonic_ids && cgroup_id <= gone_at_or_below_);
+  }
+
   // Scans the tree now, regardless of the interval (at start, to warm the
   // cache). False when the mount could not be read.
   bool rescan();

@@ -86,6 +86,10 @@ public:
     data_.wait([&] { return queue_.read_available() > 0 || closed_.load(std::memory_order_acquire); }, timeout_ms);
   }
 
+  // Any thread: wakes a sleeping consumer to look around (e.g. at events
+  // it holds) although nothing new is queued.
+  void poke() { data_.ring(); }
+
   // Producer: no more items will come. The consumer drains what is queued
   // and then sees drained() true. Also releases a producer blocked on a
   // consumer that is gone.

@@ -51,7 +51,11 @@ public:
       first = false;
       string(f->name());
       out_ += ':';
-      if (f->is_repeated()) {
+      if (f->is_map()) {
+        if (auto st = map(msg, r, f); !st) {
+          return st;
+        }
+      } else if (f->is_repeated()) {
         out_ += '[';
         int n = r->FieldSize(msg, f);
         for (int k = 0; k < n; ++k) {
@@ -72,6 +76,45 @@ public:
   }
 
 private:
+  // A map field: a JSON object; keys are strings (integer and bool keys as
+  // their text), values by the value field's type.
+  Status map(const Message& msg, const Reflection* r, const FieldDescriptor* f) {
+    const FieldDescriptor* key_f = f->message_type()->map_key();
+    const FieldDescriptor* value_f = f->message_type()->map_value();
+    out_ += '{';
+    const int n = r->FieldSize(msg, f);
+    for (int k = 0; k < n; ++k) {
+      const Message& entry = r->GetRepeatedMessage(msg, f, k);
+      const Reflection* er = entry.GetReflection();
+      if (k > 0) {
+        out_ += ',';
+      }
+      if (key_f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        std::string scratch;
+        string(er->GetStringReference(entry, key_f, &scratch));
+      } else {
+        std::string text;
+        std::swap(text, out_);
+        auto st = value(entry, er, key_f);
+        std::swap(text, out_);
+        if (!st) {
+          return st;
+        }
+        if (text.size() >= 2 && text.front() == '"') {
+          out_ += text; // 64-bit integers are already quoted
+        } else {
+          string(text);
+        }
+      }
+      out_ += ':';
+      if (auto st = value(entry, er, value_f); !st) {
+        return st;
+      }
+    }
+    out_ += '}';
+    return okStatus();
+  }
+
   // Field f of msg: the singular value when index < 0, else element index.
   Status value(const Message& msg, const Reflection* r, const FieldDescriptor* f, int index = -1) {
     const bool one = index < 0;

@@ -117,7 +117,7 @@ TEST(ConfigTest, UnknownTopLevelKeyNamesLineAndKey) {
   std::string error = parseError("log_level: info\nreport_self: false\nbogus: 1\n");
   EXPECT_THAT(error, StartsWith("file.yaml:3:1: "));
   EXPECT_THAT(error, HasSubstr("unknown key 'bogus' in the top level"));
-  EXPECT_THAT(error, HasSubstr("known: cache, files, libbpf_debug, log_level"));
+  EXPECT_THAT(error, HasSubstr("known: cache, enrich, files, libbpf_debug, log_level"));
 }
 
 TEST(ConfigTest, UnknownNestedKeyNamesLineAndKey) {
@@ -385,6 +385,33 @@ TEST(ConfigExampleTest, DeployExampleIsTheDefaults) {
   auto loaded = loadAgentConfig(std::string(VIGIL_SOURCE_DIR) + "/deploy/agent.yaml");
   ASSERT_TRUE(loaded.ok()) << loaded.error().message();
   EXPECT_EQ(fieldsOf(*loaded), fieldsOf(AgentConfig{}));
+}
+
+TEST(ConfigTest, PipelineAndEnrichSettings) {
+  auto c = parseOk("pipeline:\n  enrich_queue: {capacity: 64, when_full: drop}\n  sink_queue: {capacity: 128}\n"
+                   "  pooled_events: 10\n  event_block_bytes: 4096\n"
+                   "enrich:\n  ancestors: 3\n  containers: false\n  cri_endpoint: unix:///x.sock\n  pod_wait_ms: 0\n");
+  EXPECT_EQ(c.pipeline.enrich_queue.capacity, 64u);
+  EXPECT_EQ(c.pipeline.enrich_queue.when_full, vigil::pipeline::FullPolicy::kDrop);
+  EXPECT_EQ(c.pipeline.sink_queue.capacity, 128u);
+  EXPECT_EQ(c.pipeline.sink_queue.when_full, vigil::pipeline::FullPolicy::kBlock);
+  EXPECT_EQ(c.pipeline.pooled_events, 10u);
+  EXPECT_EQ(c.pipeline.event_block_bytes, 4096u);
+  EXPECT_EQ(c.enrich.ancestors, 3u);
+  EXPECT_FALSE(c.enrich.pods.containers);
+  EXPECT_EQ(c.enrich.pods.cri_endpoint, "unix:///x.sock");
+  EXPECT_EQ(c.enrich.pods.pod_wait_ms, 0u);
+}
+
+TEST(ConfigTest, PipelineAndEnrichErrorsNameTheirPlace) {
+  EXPECT_THAT(parseError("pipeline:\n  sink_queue: {capacity: 64, when_full: sometimes}\n"),
+              AllOf(StartsWith("file.yaml:2:"), HasSubstr("when_full 'sometimes' is not one of block, drop")));
+  EXPECT_THAT(parseError("pipeline:\n  enrich_queue:\n    capacity: 3\n"),
+              AllOf(StartsWith("file.yaml:3:15: "), HasSubstr("capacity 3 must be between 16 and 1048576")));
+  EXPECT_THAT(parseError("pipeline:\n  enrich_queue: {size: 3}\n"), HasSubstr("unknown key 'size' in pipeline.enrich_queue"));
+  EXPECT_THAT(parseError("enrich:\n  ancestors: 65\n"),
+              AllOf(StartsWith("file.yaml:2:14: "), HasSubstr("ancestors 65 must be at most 64")));
+  EXPECT_THAT(parseError("enrich:\n  pod_wait_ms: lots\n"), HasSubstr("pod_wait_ms must be a number of milliseconds"));
 }
 
 } // namespace

@@ -145,6 +145,25 @@ TEST(JsonTest, ExitEventRoundTrips) {
       << original.ShortDebugString() << "\n" << parsed.ShortDebugString();
 }
 
+TEST(JsonTest, PodLabelsAreAnObjectAndRoundTrip) {
+  Event original = execEvent();
+  auto* p = original.mutable_exec()->mutable_process();
+  p->mutable_container()->set_id(std::string(64, 'a'));
+  p->mutable_container()->set_name("web");
+  p->mutable_pod()->set_name("frontend-7d9");
+  p->mutable_pod()->set_namespace_("shop");
+  (*p->mutable_pod()->mutable_labels())["app"] = "frontend";
+  (*p->mutable_pod()->mutable_labels())["quote\"d"] = "a\nb";
+  std::string line = render(original);
+  EXPECT_THAT(line, HasSubstr("\"labels\":{"));
+  EXPECT_THAT(line, HasSubstr("\"app\":\"frontend\""));
+  Event parsed;
+  auto st = parseJson(line, parsed);
+  ASSERT_TRUE(st.ok()) << st.error().message() << "\n" << line;
+  EXPECT_TRUE(MessageDifferencer::Equals(original, parsed))
+      << original.ShortDebugString() << "\n" << parsed.ShortDebugString();
+}
+
 TEST(JsonTest, GarbageIsAnError) {
   Event event;
   for (const std::string& line : {std::string("not json"), std::string("{\"seq\":"), std::string("")}) {
