@@ -2,20 +2,27 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace vigil::enrich {
 namespace {
 
-// Every process message an event carries.
+// Every process message an event carries; ancestors and the parent before
+// the process (a process gone before /proc was read inherits its parent's).
 template <class F>
 void forEachProcess(Event& e, F&& f) {
+  for (auto& a : *e.mutable_ancestors()) {
+    f(a);
+  }
   auto both = [&](auto* body) {
-    if (body->has_process()) {
-      f(*body->mutable_process());
-    }
     if (body->has_parent()) {
       f(*body->mutable_parent());
+    }
+    if (body->has_process()) {
+      f(*body->mutable_process());
     }
   };
   switch (e.body_case()) {
@@ -39,9 +46,6 @@ void forEachProcess(Event& e, F&& f) {
     break;
   default:
     break;
-  }
-  for (auto& a : *e.mutable_ancestors()) {
-    f(a);
   }
 }
 
@@ -81,7 +85,11 @@ void PodEnricher::start() {
   if (!options_.containers) {
     return;
   }
-  resolver_.rescan();
+  v2_ = resolver_.rescan() && !options_.proc_cgroups;
+  if (!v2_) {
+    spdlog::info("enrichment: no readable cgroup2 tree at '{}': containers from /proc/<pid>/cgroup (cgroup v1)",
+                 resolver_.mount());
+  }
   endpoint_ = resolveCriEndpoint(options_.cri_endpoint);
   if (endpoint_.empty()) {
     spdlog::info("enrichment: no container runtime socket found ({}); containers get ids from cgroups, no pod "
@@ -112,19 +120,49 @@ void PodEnricher::stop() {
   }
 }
 
-bool PodEnricher::fillProcess(Process& p, bool final, bool& in_container, bool& missing) {
+std::optional<ContainerRef> PodEnricher::containerOf(const Process& p, bool& decided) {
+  decided = true;
+  if (!v2_) {
+    if (p.exec_id().empty() || p.pid() == 0) {
+      return std::nullopt;
+    }
+    auto it = by_image_.find(p.exec_id());
+    if (it != by_image_.end()) {
+      return it->second;
+    }
+    if (by_image_.size() >= 65536) {
+      by_image_.clear(); // bounded; images are read again as they show up
+    }
+    auto ref = resolver_.containerOfPid(p.pid());
+    if (!ref && access(fmt::format("/proc/{}", p.pid()).c_str(), F_OK) != 0) {
+      // Gone before we looked (a short-lived command): it ran where its
+      // parent runs, which was read when the parent was seen.
+      auto parent = by_image_.find(p.parent_exec_id());
+      if (parent != by_image_.end()) {
+        ref = parent->second;
+      }
+    }
+    return by_image_[p.exec_id()] = ref;
+  }
   if (p.cgroup_id() == 0) {
-    return true;
+    return std::nullopt;
   }
   auto ref = resolver_.container(p.cgroup_id());
+  // Not found and not known gone: a cgroup made since the last scan, which
+  // a throttled rescan has not seen yet.
+  decided = ref.has_value() || !resolver_.mayAppear(p.cgroup_id());
+  return ref;
+}
+
+bool PodEnricher::fillProcess(Process& p, bool final, bool& in_container, bool& missing) {
+  bool decided = true;
+  auto ref = containerOf(p, decided);
   if (!ref) {
-    if (!resolver_.mayAppear(p.cgroup_id())) {
+    if (decided) {
       return true; // a host process, or a cgroup already gone
     }
-    // A cgroup made since the last scan, which a throttled rescan has not
-    // seen yet: try again.
     if (!final) {
-      return false;
+      return false; // try again
     }
     unresolved_.fetch_add(1, std::memory_order_relaxed);
     return true;

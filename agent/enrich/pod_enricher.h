@@ -19,7 +19,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace vigil::enrich {
 
@@ -29,6 +31,9 @@ struct PodEnricherOptions {
   // and CRI-O's default sockets; "": no runtime (ids only).
   std::string cri_endpoint = "auto";
   uint32_t pod_wait_ms = 100; // the longest an event waits for its pod's metadata
+  // Find containers from /proc/<pid>/cgroup as on a cgroup v1 host, even
+  // with a cgroup2 tree (tests; not a configuration key).
+  bool proc_cgroups = false;
 };
 
 struct PodEnricherStats {
@@ -63,11 +68,17 @@ public:
 private:
   // One process: false when it should wait.
   bool fillProcess(Process& p, bool final, bool& in_container, bool& missing);
+  // The container of p by its cgroup id (cgroup v2), or by /proc/<pid>/cgroup
+  // on hosts without a usable cgroup2 tree; decided=false: not yet known.
+  std::optional<ContainerRef> containerOf(const Process& p, bool& decided);
 
   PodEnricherOptions options_;
   CgroupResolver resolver_;
   std::string endpoint_;
   std::unique_ptr<cri::PodCache> pods_;
+  bool v2_ = true; // the cgroup2 tree could be read at start
+  // Without cgroup2: exec_id -> container, read once per process image.
+  std::unordered_map<std::string, std::optional<ContainerRef>> by_image_;
   std::function<void()> wake_;
   std::atomic<uint64_t> container_events_{0}, metadata_missing_{0}, unresolved_{0};
 };

@@ -31,8 +31,9 @@ bool execHasArg(const Event& e, const std::string& arg) {
   return std::find(args.begin(), args.end(), arg) != args.end();
 }
 
-AgentConfig podConfig(const std::string& endpoint) {
+AgentConfig podConfig(const std::string& endpoint, bool proc_cgroups) {
   AgentConfig c;
+  c.enrich.pods.proc_cgroups = proc_cgroups;
   c.stats_interval_seconds = 0;
   c.syscalls.enabled = false;
   c.network.enabled = false;
@@ -44,7 +45,9 @@ AgentConfig podConfig(const std::string& endpoint) {
   return c;
 }
 
-class PodIdentityTest : public ::testing::Test {
+// Containers found by cgroup id (cgroup v2), or from /proc/<pid>/cgroup as on
+// a cgroup v1 host.
+class PodIdentityTest : public ::testing::TestWithParam<bool> {
 protected:
   void SetUp() override {
     if (!isRoot()) {
@@ -74,7 +77,7 @@ void expectPod(const Process& p, const std::string& container_id, const std::str
   EXPECT_THAT(p.pod().labels(), Contains(Pair("tier", "web")));
 }
 
-TEST_F(PodIdentityTest, EventsInAPodCarryItsIdentityAndHostEventsDoNot) {
+TEST_P(PodIdentityTest, EventsInAPodCarryItsIdentityAndHostEventsDoNot) {
   auto pod = containerd_->startPod("frontend-7d9", "shop", "8d3c55a4-0c1e-4f7b-9a43-5f0d2b7e1c21",
                                    {{"app", "frontend"}, {"tier", "web"}});
   // Running before the agent: its shell is found by the start-up snapshot.
@@ -82,7 +85,7 @@ TEST_F(PodIdentityTest, EventsInAPodCarryItsIdentityAndHostEventsDoNot) {
       pod, "sidecar", {"/bin/sh", "-c", "while true; do /bin/true old-marker; sleep 0.2; done"});
   containerd_->containerPid(old_id);
 
-  AgentHarness agent(podConfig(containerd_->endpoint()));
+  AgentHarness agent(podConfig(containerd_->endpoint(), GetParam()));
   // Started after the agent: its first events come before the runtime has
   // told the agent anything about it, so they wait for the metadata.
   std::string web_id = containerd_->startContainer(
@@ -132,6 +135,9 @@ TEST_F(PodIdentityTest, EventsInAPodCarryItsIdentityAndHostEventsDoNot) {
   EXPECT_GE(es.container_events, 3u);
   EXPECT_EQ(es.metadata_missing, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Cgroups, PodIdentityTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "ProcCgroupFile" : "CgroupId"; });
 
 } // namespace
 } // namespace vigil::test
