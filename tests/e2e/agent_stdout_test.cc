@@ -192,6 +192,35 @@ TEST(AgentBinary, StreamsJsonEventsAndStopsCleanly) {
   EXPECT_TRUE(exit_seen);
 }
 
+TEST(AgentBinary, NodeNameComesFromTheDownwardApiVariable) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root: the agent loads BPF programs";
+  }
+  // No node_name in config or flags: $NODE_NAME (spec.nodeName in a pod) wins
+  // over the host name.
+  setenv("NODE_NAME", "worker-from-env", 1);
+  AgentProcess agent({"--stdout", "--stats-interval", "0"});
+  unsetenv("NODE_NAME");
+  ASSERT_TRUE(agent.waitForStderr("capturing", std::chrono::seconds(30))) << agent.err();
+  EXPECT_NE(agent.err().find("on node 'worker-from-env'"), std::string::npos) << agent.err();
+  pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/true", "/bin/true", "node-name-marker", nullptr);
+    _exit(127);
+  }
+  waitpid(child, nullptr, 0);
+  ASSERT_EQ(kill(agent.pid(), SIGTERM), 0);
+  ASSERT_NE(agent.waitExit(std::chrono::seconds(20)), -1);
+  bool seen = false;
+  for (const auto& e : agent.events()) {
+    if (e.has_exec() && e.exec().process().pid() == uint32_t(child)) {
+      seen = true;
+      EXPECT_EQ(e.node(), "worker-from-env");
+    }
+  }
+  EXPECT_TRUE(seen) << agent.err();
+}
+
 // A config file under /tmp, removed when the test ends.
 class TempConfig {
 public:
