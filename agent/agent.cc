@@ -7,6 +7,8 @@
 #include "collectors/syscall/syscall_table.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <ctime>
 #include <unistd.h>
 
@@ -118,14 +120,29 @@ Status Agent::start() {
 void Agent::onExistingProcess(Process&& process) { cache_.addExisting(std::move(process)); }
 
 void Agent::routeRecord(uint16_t kind, std::span<const uint8_t> record) {
-  if ((kind == VIGIL_EV_SYSCALL || kind == VIGIL_EV_SUPPRESSED) && syscall_) {
+  if (kind == VIGIL_EV_SUPPRESSED) {
+    // A rate limit's summary goes to the collector of what it dropped.
+    uint32_t dropped = 0;
+    if (record.size() == sizeof(vigil_suppressed_event)) {
+      std::memcpy(&dropped, record.data() + offsetof(vigil_suppressed_event, kind), sizeof(dropped));
+    }
+    if ((dropped == VIGIL_EV_NET || dropped == VIGIL_EV_DNS) && network_) {
+      network_->handleSuppressed(record);
+      return;
+    }
+    if (dropped == VIGIL_EV_SYSCALL && syscall_) {
+      syscall_->handleRecord(kind, record);
+      return;
+    }
+  } else if (kind == VIGIL_EV_SYSCALL && syscall_) {
     syscall_->handleRecord(kind, record);
+    return;
   } else if ((kind == VIGIL_EV_NET || kind == VIGIL_EV_DNS) && network_) {
     network_->handleRecord(record);
-  } else {
-    unrouted_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("dropped a record of kind {}: no collector for it", kind);
+    return;
   }
+  unrouted_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("dropped a record of kind {}: no collector for it", kind);
 }
 
 // Capture stage: stamps the event and hands it to enrichment. The sequence

@@ -115,6 +115,22 @@ private:
 
 namespace {
 
+// <section>.rate_limit: {per_second, burst}, the kernel's per-cgroup limit.
+Status rateLimit(const Reader& r, const YAML::Node& section, const std::string& name, uint32_t& per_second,
+                 uint32_t& burst) {
+  YAML::Node rl = section["rate_limit"];
+  if (!rl) {
+    return okStatus();
+  }
+  VIGIL_TRY(r.checkMap(rl, name + ".rate_limit", {"per_second", "burst"}));
+  VIGIL_TRY(r.get(rl, "per_second", per_second, "a number of records per second"));
+  VIGIL_TRY(r.get(rl, "burst", burst, "a number of records"));
+  if (burst == 0) {
+    return r.error(rl["burst"], "burst must be at least 1");
+  }
+  return okStatus();
+}
+
 Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& source, AgentConfig base) {
   Reader r(source);
   YAML::Node root = YAML::Load(yaml); // syntax errors: parseAgentConfig reports them
@@ -193,14 +209,7 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     if (c.syscalls.count_entries < 64) {
       return r.error(sys["count_entries"], "count_entries must be at least 64");
     }
-    if (YAML::Node rl = sys["rate_limit"]) {
-      VIGIL_TRY(r.checkMap(rl, "syscalls.rate_limit", {"per_second", "burst"}));
-      VIGIL_TRY(r.get(rl, "per_second", c.syscalls.rate_limit_per_second, "a number of records per second"));
-      VIGIL_TRY(r.get(rl, "burst", c.syscalls.rate_limit_burst, "a number of records"));
-      if (c.syscalls.rate_limit_burst == 0) {
-        return r.error(rl["burst"], "burst must be at least 1");
-      }
-    }
+    VIGIL_TRY(rateLimit(r, sys, "syscalls", c.syscalls.rate_limit_per_second, c.syscalls.rate_limit_burst));
     if (YAML::Node cg = sys["cgroups"]) {
       VIGIL_TRY(r.checkMap(cg, "syscalls.cgroups", {"include", "exclude"}));
       VIGIL_TRY(r.getList(cg, "include", c.syscalls.include_cgroups));
@@ -241,7 +250,8 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     }
   }
   if (YAML::Node net = root["network"]) {
-    VIGIL_TRY(r.checkMap(net, "network", {"enabled", "dns", "flow_update_seconds"}));
+    VIGIL_TRY(r.checkMap(net, "network", {"enabled", "dns", "flow_update_seconds", "rate_limit"}));
+    VIGIL_TRY(rateLimit(r, net, "network", c.network.rate_limit_per_second, c.network.rate_limit_burst));
     VIGIL_TRY(r.get(net, "enabled", c.network.enabled, "true or false"));
     VIGIL_TRY(r.get(net, "dns", c.network.dns, "true or false"));
     VIGIL_TRY(r.get(net, "flow_update_seconds", c.network.flow_update_seconds, "a number of seconds"));
@@ -393,6 +403,9 @@ files:
   enabled: {}
   dns: {}
   flow_update_seconds: {}
+  rate_limit:
+    per_second: {}
+    burst: {}
 enrich:
   ancestors: {}
   containers: {}
@@ -415,7 +428,7 @@ cache:
                      c.syscalls.rate_limit_per_second, c.syscalls.rate_limit_burst,
                      quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
                      watch.empty() ? " []" : "", watch, c.network.enabled, c.network.dns, c.network.flow_update_seconds,
-                     c.enrich.ancestors, c.enrich.pods.containers, yamlQuote(c.enrich.pods.cri_endpoint),
+                     c.network.rate_limit_per_second, c.network.rate_limit_burst, c.enrich.ancestors, c.enrich.pods.containers, yamlQuote(c.enrich.pods.cri_endpoint),
                      c.enrich.pods.pod_wait_ms, c.pipeline.enrich_queue.capacity, pipeline::fullPolicyName(c.pipeline.enrich_queue.when_full),
                      c.pipeline.sink_queue.capacity, pipeline::fullPolicyName(c.pipeline.sink_queue.when_full),
                      c.pipeline.pooled_events, c.pipeline.event_block_bytes, c.cache.max_entries, c.cache.ended_ttl_seconds);

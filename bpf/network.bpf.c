@@ -15,6 +15,7 @@
  */
 #include "lib/common.bpf.h"
 #include "lib/task.bpf.h"
+#include "lib/rate.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "shared/network.h"
 
@@ -32,6 +33,25 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 self_tgid = 0;
 const volatile __u32 dns_enabled = 1;
+/* Optional per-cgroup rate limits (lib/rate.bpf.h), one for flow records and
+ * one for DNS messages: 1e9 / records per second, and burst x that; 0: none. */
+const volatile __u64 net_rate_cost_ns = 0;
+const volatile __u64 net_rate_burst_ns = 0;
+
+/* Rate limit state per cgroup id: flows, and DNS messages. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vigil_rate_state);
+} vigil_net_rate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vigil_rate_state);
+} vigil_dns_rate SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -192,6 +212,9 @@ static __always_inline void send_flow(struct sock *sk, struct vigil_sock *s, __u
 	ev.cookie = bpf_get_socket_cookie(sk);
 	if (type == VIGIL_NET_CLOSE)
 		tcp_counters(&ev.counters, sk, ev.flags, s ? s->retransmits : 0);
+	if (!vigil_rate_allows(&vigil_net_rate, ev.owner.cgroup_id, net_rate_cost_ns, net_rate_burst_ns, VIGIL_EV_NET,
+			       VIGIL_CNT_RB_FULL_NET))
+		return;
 	vigil_fill_header(&ev.hdr, VIGIL_EV_NET, VIGIL_NET_VERSION, sizeof(ev));
 	vigil_submit(&ev, sizeof(ev), VIGIL_EV_NET);
 }
@@ -346,6 +369,9 @@ static __always_inline void capture_dns(struct __sk_buff *skb, struct vigil_sock
 
 	if (len == 0)
 		return; /* a bare TCP segment */
+	if (!vigil_rate_allows(&vigil_dns_rate, s->owner.cgroup_id, net_rate_cost_ns, net_rate_burst_ns, VIGIL_EV_DNS,
+			       VIGIL_CNT_RB_FULL_DNS))
+		return;
 	ev = bpf_ringbuf_reserve(&vigil_events, sizeof(*ev), 0);
 	if (!ev) {
 		vigil_count(VIGIL_CNT_RB_FULL_DNS);
@@ -374,6 +400,9 @@ static __always_inline void send_udp(struct vigil_sock *s, __u64 cookie)
 	ev.tuple = s->tuple;
 	ev.cookie = cookie;
 	ev.counters = s->udp;
+	if (!vigil_rate_allows(&vigil_net_rate, ev.owner.cgroup_id, net_rate_cost_ns, net_rate_burst_ns, VIGIL_EV_NET,
+			       VIGIL_CNT_RB_FULL_NET))
+		return;
 	vigil_fill_header(&ev.hdr, VIGIL_EV_NET, VIGIL_NET_VERSION, sizeof(ev));
 	vigil_submit(&ev, sizeof(ev), VIGIL_EV_NET);
 }

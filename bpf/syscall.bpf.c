@@ -23,6 +23,7 @@
  */
 #include "lib/common.bpf.h"
 #include "lib/task.bpf.h"
+#include "lib/rate.bpf.h"
 #include "shared/process.h"
 #include "shared/syscall.h"
 
@@ -688,63 +689,11 @@ static __always_inline int sys_enter(const struct vigil_sys_spec *spec, __u32 nr
 
 /* ---- load shedding ------------------------------------------------------ */
 
-/* Sends what the limit dropped for r's cgroup, if anything: a counted summary
- * instead of silence. A summary that does not fit the ring is put back. */
-static __always_inline void send_suppressed(struct vigil_rate_state *r, __u64 cgroup_id)
-{
-	struct vigil_suppressed_event ev = {};
-	__u64 n = __sync_lock_test_and_set(&r->suppressed, 0);
-
-	if (!n)
-		return;
-	ev.cgroup_id = cgroup_id;
-	ev.count = n;
-	ev.first_ns = r->first_suppressed_ns;
-	ev.kind = VIGIL_EV_SYSCALL;
-	vigil_fill_header(&ev.hdr, VIGIL_EV_SUPPRESSED, VIGIL_SUPPRESSED_VERSION, sizeof(ev));
-	if (bpf_ringbuf_output(&vigil_events, &ev, sizeof(ev), vigil_wakeup_flags(sizeof(ev))) != 0) {
-		__sync_fetch_and_add(&r->suppressed, n);
-		vigil_count(VIGIL_CNT_RB_FULL_SYSCALL);
-	}
-}
-
-/*
- * The optional per-cgroup rate limit on syscall records: a token bucket kept
- * as sending time earned. A record over the limit is dropped and counted in
- * the cgroup's state; the next record the cgroup may send is preceded by a
- * summary with that count. Races between CPUs can let a record more or less
- * through; the count of what was dropped is exact (atomic).
- */
+/* The optional per-cgroup rate limit on syscall records (lib/rate.bpf.h). */
 static __always_inline int rate_allows(__u64 cgroup_id)
 {
-	struct vigil_rate_state *r, init = {};
-	__u64 now, credit;
-
-	if (!rate_cost_ns)
-		return 1;
-	now = bpf_ktime_get_boot_ns();
-	r = bpf_map_lookup_elem(&vigil_sys_rate, &cgroup_id);
-	if (!r) {
-		init.credit_ns = rate_burst_ns - rate_cost_ns;
-		init.last_ns = now;
-		bpf_map_update_elem(&vigil_sys_rate, &cgroup_id, &init, BPF_NOEXIST);
-		return 1;
-	}
-	credit = r->credit_ns + (now - r->last_ns);
-	if (credit > rate_burst_ns)
-		credit = rate_burst_ns;
-	r->last_ns = now;
-	if (credit < rate_cost_ns) {
-		r->credit_ns = credit;
-		if (__sync_fetch_and_add(&r->suppressed, 1) == 0)
-			r->first_suppressed_ns = now;
-		vigil_count(VIGIL_CNT_RATE_LIMITED);
-		return 0;
-	}
-	r->credit_ns = credit - rate_cost_ns;
-	if (r->suppressed)
-		send_suppressed(r, cgroup_id);
-	return 1;
+	return vigil_rate_allows(&vigil_sys_rate, cgroup_id, rate_cost_ns, rate_burst_ns, VIGIL_EV_SYSCALL,
+				 VIGIL_CNT_RB_FULL_SYSCALL);
 }
 
 /* Sends the finished record in the scratch. */

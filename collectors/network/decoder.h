@@ -31,6 +31,7 @@ struct Decoded {
 class Decoder {
 public:
   explicit Decoder(process::BootClock clock) : clock_(clock) {}
+  const process::BootClock& clock() const { return clock_; }
 
   // Decodes one VIGIL_EV_NET record into event.flow, or one VIGIL_EV_DNS
   // record into event.dns. A malformed record is an error saying what and

@@ -1,5 +1,7 @@
 #include "collectors/network/network_bpf.h"
 
+#include <algorithm>
+
 #include "agent/loader/iterator.h"
 #include "network.skel.h"
 
@@ -35,6 +37,11 @@ Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& opt
   self->skel_ = skel;
   skel->rodata->self_tgid = options.self_tgid;
   skel->rodata->dns_enabled = options.dns ? 1 : 0;
+  if (options.rate_limit_per_second > 0) {
+    const uint64_t cost = 1000000000ULL / options.rate_limit_per_second;
+    skel->rodata->net_rate_cost_ns = cost;
+    skel->rodata->net_rate_burst_ns = cost * std::max<uint32_t>(options.rate_limit_burst, 1);
+  }
   skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
   bpf_program__set_autoattach(skel->progs.vigil_tcp_iter, false);
   bpf_program__set_autoattach(skel->progs.vigil_udp_iter, false);
@@ -97,6 +104,14 @@ Status NetworkBpf::iterateFlows(const std::function<void(std::span<const uint8_t
     }
   }
   return okStatus();
+}
+
+std::vector<loader::IdleSuppressed> NetworkBpf::takeIdleFlowSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  return loader::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_net_rate), now_ns, idle_ns);
+}
+
+std::vector<loader::IdleSuppressed> NetworkBpf::takeIdleDnsSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  return loader::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_dns_rate), now_ns, idle_ns);
 }
 
 } // namespace vigil::network

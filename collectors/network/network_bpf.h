@@ -5,6 +5,7 @@
 // the TCP tracepoints; and the flow iterator for interim updates.
 
 #include "agent/loader/bpf_env.h"
+#include "agent/loader/rate_limit.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -23,6 +24,10 @@ struct NetworkOptions {
   bool dns = true; // capture DNS messages on port 53
   uint32_t flow_update_seconds = 60; // interim counters of live flows; 0: only at close
   uint32_t self_tgid = 0; // never report this process's sockets; 0 reports everything
+  // Load shedding per cgroup, in the kernel, separately for flow records and
+  // DNS messages (0: no limit); what is dropped is reported as "suppressed".
+  uint32_t rate_limit_per_second = 0;
+  uint32_t rate_limit_burst = 100;
 };
 
 class NetworkBpf {
@@ -37,6 +42,9 @@ public:
   // Runs the flow iterator over every tracked socket, handing each record to
   // callback (VIGIL_EV_NET records of type UPDATE or UDP).
   Status iterateFlows(const std::function<void(std::span<const uint8_t>)>& callback);
+  // What the rate limits dropped in cgroups quiet for idle_ns (each once).
+  std::vector<loader::IdleSuppressed> takeIdleFlowSuppressed(uint64_t now_ns, uint64_t idle_ns);
+  std::vector<loader::IdleSuppressed> takeIdleDnsSuppressed(uint64_t now_ns, uint64_t idle_ns);
 
 private:
   NetworkBpf() = default;

@@ -1,5 +1,7 @@
 #include "collectors/network/network_collector.h"
 
+#include "shared/common.h"
+
 #include <spdlog/spdlog.h>
 
 namespace vigil::network {
@@ -52,7 +54,31 @@ void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterat
   output_.onEvent(std::move(event));
 }
 
+void NetworkCollector::handleSuppressed(std::span<const uint8_t> record) {
+  auto event = output_.newEvent();
+  if (auto st = process::decodeSuppressed(decoder_.clock(), record, *event); !st) {
+    ++stats_.decode_errors;
+    spdlog::warn("network collector: dropped malformed record: {}", st.error().message());
+    return;
+  }
+  stats_.suppressed += event->suppressed().count();
+  output_.onEvent(std::move(event));
+}
+
 void NetworkCollector::periodic(uint64_t now_ns) {
+  if (options_.rate_limit_per_second > 0) {
+    // A cgroup quiet for a second will not send its summary itself soon.
+    constexpr uint64_t kIdleNs = 1000000000ULL;
+    for (auto [kind, idle] : {std::pair{uint32_t(VIGIL_EV_NET), bpf_->takeIdleFlowSuppressed(now_ns, kIdleNs)},
+                              std::pair{uint32_t(VIGIL_EV_DNS), bpf_->takeIdleDnsSuppressed(now_ns, kIdleNs)}}) {
+      for (const auto& s : idle) {
+        auto event = output_.newEvent();
+        process::fillSuppressed(decoder_.clock(), kind, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
+        stats_.suppressed += s.count;
+        output_.onEvent(std::move(event));
+      }
+    }
+  }
   if (options_.flow_update_seconds == 0) {
     return;
   }

@@ -22,6 +22,7 @@ struct NetworkCollectorStats {
   uint64_t named = 0; // flows whose remote address was named from DNS
   uint64_t iterations = 0; // flow iterator runs
   uint64_t iterator_errors = 0;
+  uint64_t suppressed = 0; // flow and DNS records dropped by the rate limit (reported in summaries)
 };
 
 class NetworkCollector {
@@ -32,6 +33,8 @@ public:
   std::string_view name() const { return "network"; }
   // One VIGIL_EV_NET or VIGIL_EV_DNS record from the shared ring buffer.
   void handleRecord(std::span<const uint8_t> record);
+  // A VIGIL_EV_SUPPRESSED record of a flow or DNS rate limit.
+  void handleSuppressed(std::span<const uint8_t> record);
   // Runs the flow iterator when the update interval has passed. now_ns:
   // CLOCK_BOOTTIME.
   void periodic(uint64_t now_ns);

@@ -384,4 +384,47 @@ Result<RecordKind> Decoder::decode(std::span<const uint8_t> record, Event& event
   }
 }
 
+void fillSuppressed(const BootClock& clock, uint32_t kind, uint64_t cgroup_id, uint64_t count, uint64_t first_ns,
+                    uint64_t now_ns, Event& event) {
+  event.set_ktime_ns(now_ns);
+  clock.toTimestamp(now_ns, *event.mutable_time());
+  auto* s = event.mutable_suppressed();
+  switch (kind) {
+  case VIGIL_EV_SYSCALL:
+    s->set_kind("syscall");
+    break;
+  case VIGIL_EV_NET:
+    s->set_kind("flow");
+    break;
+  case VIGIL_EV_DNS:
+    s->set_kind("dns");
+    break;
+  default:
+    s->set_kind(fmt::format("kind_{}", kind));
+  }
+  s->set_cgroup_id(cgroup_id);
+  s->set_count(count);
+  if (first_ns != 0) {
+    clock.toTimestamp(first_ns, *s->mutable_first_time());
+  }
+  s->set_reason("rate_limit");
+}
+
+Status decodeSuppressed(const BootClock& clock, std::span<const uint8_t> record, Event& event) {
+  vigil_suppressed_event ev;
+  if (record.size() != sizeof(ev)) {
+    return makeError("suppressed record of {} bytes, expected {}", record.size(), sizeof(ev));
+  }
+  std::memcpy(&ev, record.data(), sizeof(ev));
+  if (ev.hdr.kind != VIGIL_EV_SUPPRESSED || ev.hdr.version != VIGIL_SUPPRESSED_VERSION || ev.hdr.size != sizeof(ev)) {
+    return makeError("suppressed record: kind {} version {} size {} (expected {} {} {})", ev.hdr.kind, ev.hdr.version,
+                     ev.hdr.size, int(VIGIL_EV_SUPPRESSED), VIGIL_SUPPRESSED_VERSION, sizeof(ev));
+  }
+  if (ev.count == 0) {
+    return makeError("suppressed record at byte {}: a count of 0", offsetof(vigil_suppressed_event, count));
+  }
+  fillSuppressed(clock, ev.kind, ev.cgroup_id, ev.count, ev.first_ns, ev.hdr.ktime_ns, event);
+  return okStatus();
+}
+
 } // namespace vigil::process

@@ -60,6 +60,13 @@ std::string errnoName(int err);
 // "SIGKILL" for 9; "SIG<n>" for numbers without a name.
 std::string signalName(uint32_t signal);
 
+// Fills event.suppressed (and its time) from what a rate limit dropped:
+// count records of kind (enum vigil_event_kind) from cgroup_id.
+void fillSuppressed(const BootClock& clock, uint32_t kind, uint64_t cgroup_id, uint64_t count, uint64_t first_ns,
+                    uint64_t now_ns, Event& event);
+// Decodes one VIGIL_EV_SUPPRESSED record (any capture domain's) into event.
+Status decodeSuppressed(const BootClock& clock, std::span<const uint8_t> record, Event& event);
+
 class Decoder {
 public:
   explicit Decoder(BootClock clock) : clock_(clock) {}

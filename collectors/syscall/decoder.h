@@ -17,9 +17,7 @@ namespace vigil::syscall {
 
 using process::errnoName;
 
-// Fills event.suppressed (and its time) from what a rate limit dropped.
-void fillSuppressed(const process::BootClock& clock, uint32_t kind, uint64_t cgroup_id, uint64_t count,
-                    uint64_t first_ns, uint64_t now_ns, Event& event);
+using process::fillSuppressed;
 
 class Decoder {
 public:

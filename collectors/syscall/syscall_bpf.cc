@@ -1,5 +1,7 @@
 #include "collectors/syscall/syscall_bpf.h"
 
+#include "agent/loader/rate_limit.h"
+
 #include "agent/loader/bpf_env.h"
 #include "collectors/syscall/syscall_table.h"
 #include "syscall.skel.h"
@@ -380,28 +382,8 @@ void SyscallBpf::detach() {
   }
 }
 
-std::vector<SyscallBpf::Suppressed> SyscallBpf::takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns) {
-  std::vector<Suppressed> out;
-  int fd = bpf_map__fd(skel_->maps.vigil_sys_rate);
-  std::vector<uint64_t> idle;
-  uint64_t key = 0, next = 0;
-  uint64_t* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    vigil_rate_state st{};
-    if (bpf_map_lookup_elem(fd, &key, &st) == 0 && st.suppressed > 0 && now_ns >= st.last_ns + idle_ns) {
-      idle.push_back(key);
-    }
-  }
-  for (uint64_t cgroup : idle) {
-    // Atomic for hash maps: whatever the kernel counted up to here is in st.
-    vigil_rate_state st{};
-    if (bpf_map_lookup_and_delete_elem(fd, &cgroup, &st) == 0 && st.suppressed > 0) {
-      out.push_back({cgroup, st.suppressed, st.first_suppressed_ns});
-    }
-  }
-  return out;
+std::vector<loader::IdleSuppressed> SyscallBpf::takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  return loader::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_sys_rate), now_ns, idle_ns);
 }
 
 Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallBpf::readCounts() const {

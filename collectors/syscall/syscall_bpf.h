@@ -5,6 +5,7 @@
 // per-syscall specs, attach only what the configuration needs.
 
 #include "agent/loader/bpf_env.h"
+#include "agent/loader/rate_limit.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -77,12 +78,7 @@ public:
   void detach();
   // What the rate limit dropped for cgroups quiet for at least idle_ns: each
   // entry is taken (removed) from the kernel, so it is reported once.
-  struct Suppressed {
-    uint64_t cgroup_id = 0;
-    uint64_t count = 0;
-    uint64_t first_ns = 0;
-  };
-  std::vector<Suppressed> takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns);
+  std::vector<loader::IdleSuppressed> takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns);
   // Per (cgroup id, syscall number) counts, summed over CPUs.
   Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> readCounts() const;
 

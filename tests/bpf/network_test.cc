@@ -15,7 +15,9 @@
 // the shared page).
 
 #include "agent/loader/counters.h"
+#include "agent/loader/bpf_env.h"
 #include "support/agent_harness.h"
+#include "support/cgroup.h"
 #include "support/spawn.h"
 
 #include <fmt/format.h>
@@ -29,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <functional>
 #include <netinet/in.h>
 #include <optional>
@@ -40,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace vigil::test {
@@ -1292,6 +1296,64 @@ TEST_F(NetworkDnsTest, TcpQueryAndAnswer) {
 
 // A connection kept open past the update interval reports its counters so
 // far, before it closes.
+TEST_F(NetworkTest, RateLimitDropsAreCountedInSummaries) {
+  // One unconnected UDP socket sends to kPeers ports: exactly one flow record
+  // per peer, all from a cgroup of the test's own. The limit lets the burst
+  // through and counts the rest into "suppressed" summaries.
+  constexpr int kPeers = 300;
+  constexpr uint32_t kBurst = 10;
+  const std::string root = loader::cgroup2Mount();
+  ASSERT_FALSE(root.empty()) << "no cgroup2 mount";
+  TestCgroup cg(root);
+  AgentConfig c = config();
+  c.network.rate_limit_per_second = 20;
+  c.network.rate_limit_burst = kBurst;
+  AgentHarness h(c);
+  const std::string procs = cg.path() + "/cgroup.procs";
+  pid_t sender = forkChild("vigil-t-udprate", [&]() -> int {
+    if (!(std::ofstream(procs) << 0 << std::flush)) { // into the test's cgroup
+      return fail(60);
+    }
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0) {
+      return fail(61);
+    }
+    for (int i = 0; i < kPeers; ++i) {
+      const SockAddr to = makeAddr("127.0.0.1", uint16_t(20000 + i));
+      if (sendto(s, g_buf, 1, 0, to.get(), to.len) != 1) {
+        return fail(62);
+      }
+    }
+    close(s);
+    return 0;
+  });
+  expectChildOk(sender, "sender");
+  ASSERT_FALSE(HasFailure());
+
+  // The cgroup is quiet now: the agent's sweep reports the rest within ~1 s.
+  uint64_t delivered = 0, suppressed = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    delivered = flowsOf(h.sink(), sender, v1::FLOW_UDP).size();
+    suppressed = 0;
+    for (const auto& e : h.sink().snapshot()) {
+      if (e.has_suppressed() && e.suppressed().cgroup_id() == cg.id()) {
+        EXPECT_EQ(e.suppressed().kind(), "flow");
+        EXPECT_EQ(e.suppressed().reason(), "rate_limit");
+        suppressed += e.suppressed().count();
+      }
+    }
+    if (delivered + suppressed >= uint64_t(kPeers)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(delivered + suppressed, uint64_t(kPeers)) << "delivered " << delivered << ", suppressed " << suppressed;
+  EXPECT_GE(delivered, uint64_t(kBurst)) << "the burst passes";
+  EXPECT_LT(delivered, uint64_t(kPeers) / 2) << "the limit held";
+  expectNoLoss(h);
+}
+
 TEST_F(NetworkTest, LiveTcpFlowReportsUpdatesBeforeClose) {
   // The agent's poll loop runs the flow iterator every interval (calling
   // reportLiveFlows from here would race with that loop's thread).

@@ -14,6 +14,7 @@
 #include "collectors/syscall/syscall_collector.h"
 #include "collectors/syscall/syscall_table.h"
 #include "support/agent_harness.h"
+#include "support/cgroup.h"
 #include "support/spawn.h"
 
 #include <fmt/format.h>
@@ -185,38 +186,6 @@ std::optional<std::string> cgroup2Root() {
   }
   return std::nullopt;
 }
-
-// A child cgroup v2 directory for the test, removed at the end.
-class TestCgroup {
-public:
-  explicit TestCgroup(const std::string& root) {
-    static int serial = 0;
-    path_ = fmt::format("{}/vigil-test-{}-{}", root, getpid(), ++serial);
-    if (mkdir(path_.c_str(), 0755) != 0) {
-      throw std::runtime_error("mkdir " + path_ + ": " + strerror(errno));
-    }
-    struct stat st {};
-    stat(path_.c_str(), &st);
-    id_ = st.st_ino;
-  }
-  ~TestCgroup() {
-    for (int i = 0; i < 100 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i) {
-      usleep(10000);
-    }
-  }
-  const std::string& path() const { return path_; }
-  // The cgroup v2 id: the directory's inode number.
-  uint64_t id() const { return id_; }
-  bool add(pid_t pid) const {
-    std::ofstream procs(path_ + "/cgroup.procs");
-    procs << pid << std::flush;
-    return bool(procs);
-  }
-
-private:
-  std::string path_;
-  uint64_t id_ = 0;
-};
 
 // Runs body in a child moved into cgroup before it starts; the child's pid.
 pid_t runChildIn(const TestCgroup& cgroup, const Body& body) {

@@ -403,6 +403,15 @@ TEST(ConfigTest, PipelineAndEnrichSettings) {
   EXPECT_EQ(c.enrich.pods.pod_wait_ms, 0u);
 }
 
+TEST(ConfigTest, NetworkRateLimit) {
+  auto c = parseOk("network:\n  rate_limit: {per_second: 50, burst: 5}\n");
+  EXPECT_EQ(c.network.rate_limit_per_second, 50u);
+  EXPECT_EQ(c.network.rate_limit_burst, 5u);
+  EXPECT_THAT(parseError("network:\n  rate_limit: {per_second: 50, burst: 0}\n"),
+              AllOf(StartsWith("file.yaml:2:"), HasSubstr("burst must be at least 1")));
+  EXPECT_THAT(parseError("network:\n  rate_limit: {rate: 5}\n"), HasSubstr("unknown key 'rate' in network.rate_limit"));
+}
+
 TEST(ConfigTest, PipelineAndEnrichErrorsNameTheirPlace) {
   EXPECT_THAT(parseError("pipeline:\n  sink_queue: {capacity: 64, when_full: sometimes}\n"),
               AllOf(StartsWith("file.yaml:2:"), HasSubstr("when_full 'sometimes' is not one of block, drop")));
