@@ -161,30 +161,8 @@ void Agent::pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e) {
 }
 
 void Agent::addAncestors(Event& event) const {
-  const Process* proc = nullptr;
-  switch (event.body_case()) {
-  case Event::kExec:
-    proc = &event.exec().process();
-    break;
-  case Event::kFork:
-    proc = &event.fork().process();
-    break;
-  case Event::kExit:
-    proc = &event.exit().process();
-    break;
-  case Event::kSyscall:
-    proc = &event.syscall().process();
-    break;
-  case Event::kFlow:
-    proc = &event.flow().process();
-    break;
-  case Event::kDns:
-    proc = &event.dns().process();
-    break;
-  default:
-    return;
-  }
-  if (proc->exec_id().empty()) {
+  const Process* proc = bodyProcesses(event).process;
+  if (proc == nullptr || proc->exec_id().empty()) {
     return;
   }
   auto chain = cache_.ancestors(proc->exec_id(), config_.enrich.ancestors + 1);

@@ -642,6 +642,22 @@ static __always_inline const struct vigil_sys_spec *watched(__u32 nr)
 	return spec;
 }
 
+/* Whether the current call is reported at all (not the agent's own, not
+ * filtered by cgroup); if so, counts it per (cgroup, syscall). */
+static __always_inline int admit_call(__u32 nr, __u64 *pid_tgid, __u64 *cgroup_id)
+{
+	*pid_tgid = bpf_get_current_pid_tgid();
+	if (self_tgid && (*pid_tgid >> 32) == self_tgid)
+		return 0;
+	if ((nr_include_cgroups || nr_exclude_cgroups) && !cgroup_allowed()) {
+		vigil_count(VIGIL_CNT_SYS_CGROUP_FILTERED);
+		return 0;
+	}
+	*cgroup_id = bpf_get_current_cgroup_id();
+	count_call(*cgroup_id, nr);
+	return 1;
+}
+
 /* Enter of a watched syscall (spec from watched()). */
 static __always_inline int sys_enter(const struct vigil_sys_spec *spec, __u32 nr, const __u64 *args)
 {
@@ -651,16 +667,7 @@ static __always_inline int sys_enter(const struct vigil_sys_spec *spec, __u32 nr
 
 	if (!spec->has_data)
 		return 0; /* all at exit: sys_exit_direct() */
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (self_tgid && (pid_tgid >> 32) == self_tgid)
-		return 0;
-	if ((nr_include_cgroups || nr_exclude_cgroups) && !cgroup_allowed()) {
-		vigil_count(VIGIL_CNT_SYS_CGROUP_FILTERED);
-		return 0;
-	}
-	cgroup_id = bpf_get_current_cgroup_id();
-	count_call(cgroup_id, nr);
-	if (spec->mode != VIGIL_SYS_TRACE)
+	if (!admit_call(nr, &pid_tgid, &cgroup_id) || spec->mode != VIGIL_SYS_TRACE)
 		return 0;
 
 	s = scratch();
@@ -821,15 +828,8 @@ static __always_inline int sys_exit_direct(const struct vigil_sys_spec *spec, __
 	struct vigil_sys_event *ev;
 	__u64 pid_tgid, cgroup_id;
 
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (self_tgid && (pid_tgid >> 32) == self_tgid)
+	if (!admit_call(nr, &pid_tgid, &cgroup_id))
 		return 0;
-	if ((nr_include_cgroups || nr_exclude_cgroups) && !cgroup_allowed()) {
-		vigil_count(VIGIL_CNT_SYS_CGROUP_FILTERED);
-		return 0;
-	}
-	cgroup_id = bpf_get_current_cgroup_id();
-	count_call(cgroup_id, nr);
 	if (spec->mode != VIGIL_SYS_TRACE || ((spec->flags & VIGIL_SYS_SPEC_FAIL_ONLY) && ret >= 0) ||
 	    !rate_allows(cgroup_id))
 		return 0;

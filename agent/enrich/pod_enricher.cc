@@ -17,35 +17,12 @@ void forEachProcess(Event& e, F&& f) {
   for (auto& a : *e.mutable_ancestors()) {
     f(a);
   }
-  auto both = [&](auto* body) {
-    if (body->has_parent()) {
-      f(*body->mutable_parent());
-    }
-    if (body->has_process()) {
-      f(*body->mutable_process());
-    }
-  };
-  switch (e.body_case()) {
-  case Event::kExec:
-    both(e.mutable_exec());
-    break;
-  case Event::kFork:
-    both(e.mutable_fork());
-    break;
-  case Event::kExit:
-    both(e.mutable_exit());
-    break;
-  case Event::kSyscall:
-    both(e.mutable_syscall());
-    break;
-  case Event::kFlow:
-    both(e.mutable_flow());
-    break;
-  case Event::kDns:
-    both(e.mutable_dns());
-    break;
-  default:
-    break;
+  auto [process, parent] = bodyProcesses(e);
+  if (parent != nullptr) {
+    f(*parent);
+  }
+  if (process != nullptr) {
+    f(*process);
   }
 }
 

@@ -41,4 +41,35 @@ struct EventDeleter {
 
 using EventPtr = std::unique_ptr<Event, EventDeleter>;
 
+// The process and the parent an event's body is about (exec, fork, exit,
+// syscall, flow, dns); nullptr where the event has none (a body without
+// processes, or a parent the agent does not know). Creates nothing.
+struct BodyProcesses {
+  Process* process = nullptr;
+  Process* parent = nullptr;
+};
+
+inline BodyProcesses bodyProcesses(Event& e) {
+  auto of = [](auto* body) {
+    return BodyProcesses{body->has_process() ? body->mutable_process() : nullptr,
+                         body->has_parent() ? body->mutable_parent() : nullptr};
+  };
+  switch (e.body_case()) {
+  case Event::kExec:
+    return of(e.mutable_exec());
+  case Event::kFork:
+    return of(e.mutable_fork());
+  case Event::kExit:
+    return of(e.mutable_exit());
+  case Event::kSyscall:
+    return of(e.mutable_syscall());
+  case Event::kFlow:
+    return of(e.mutable_flow());
+  case Event::kDns:
+    return of(e.mutable_dns());
+  default:
+    return {};
+  }
+}
+
 } // namespace vigil
