@@ -213,6 +213,7 @@ void Agent::enrichLoop() {
         (void)event.release();
       }
     }
+    sink_q_.publish();
     if (now - last_sweep >= kSweepEvery) {
       std::lock_guard<std::mutex> lock(cache_mu_);
       cache_.sweep(bootNowNs());
@@ -296,6 +297,7 @@ Result<int> Agent::pollOnce(int timeout_ms) {
     return n.error();
   }
   periodic();
+  enrich_q_.publish(); // one wakeup of the enrich thread per poll round
   return n;
 }
 

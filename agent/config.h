@@ -42,12 +42,12 @@ struct AgentConfig {
   // The queues between the stages and the event memory (docs/pipeline.md).
   struct Pipeline {
     struct Queue {
-      uint32_t capacity = 4096; // events
+      uint32_t capacity = 1024; // events
       pipeline::FullPolicy when_full = pipeline::FullPolicy::kBlock;
     };
     Queue enrich_queue; // decode -> enrichment
     Queue sink_queue; // enrichment -> sinks
-    uint32_t pooled_events = 8192; // events built in reused memory; beyond, from the heap
+    uint32_t pooled_events = 2560; // events built in reused memory; beyond, from the heap
     uint32_t event_block_bytes = 2048; // memory kept per pooled event
   } pipeline;
 

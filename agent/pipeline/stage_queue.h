@@ -51,7 +51,8 @@ public:
   StageQueue& operator=(const StageQueue&) = delete;
 
   // Producer. True when the queue took item; false when it was refused (full
-  // under the drop policy, or closed): the caller still owns it.
+  // under the drop policy, or closed): the caller still owns it. A sleeping
+  // consumer is not woken: call publish() after a batch of pushes.
   bool push(const T& item) {
     while (!queue_.push(item)) {
       if (policy_ == FullPolicy::kDrop || closed_.load(std::memory_order_acquire)) {
@@ -59,6 +60,7 @@ public:
         return false;
       }
       producer_waits_.fetch_add(1, std::memory_order_relaxed);
+      data_.ring(); // the consumer must be awake to make room
       space_.wait([&] { return queue_.write_available() > 0 || closed_.load(std::memory_order_acquire); }, 20);
     }
     pushed_.fetch_add(1, std::memory_order_relaxed);
@@ -66,9 +68,12 @@ public:
     if (depth > max_depth_.load(std::memory_order_relaxed)) {
       max_depth_.store(depth, std::memory_order_relaxed);
     }
-    data_.ring();
     return true;
   }
+
+  // Producer: wakes the consumer if it sleeps. Once per batch of pushes, so
+  // a stream pays one wakeup per batch, not one per item.
+  void publish() { data_.ring(); }
 
   // Consumer: moves up to n items into out, oldest first; returns how many.
   size_t popBatch(T* out, size_t n) {

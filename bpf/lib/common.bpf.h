@@ -49,8 +49,9 @@ static __always_inline void vigil_fill_header(struct vigil_event_header *hdr, __
  * Consumer wakeup policy, set by user space before load. Waking the consumer
  * is an irq_work (a self-IPI): in a VM it costs tens of microseconds, several
  * times the rest of a hook (bench/results/exec_storm.md). With a threshold,
- * a record wakes user space only when it makes the unread data cross it; the
- * consumer's poll timeout bounds the latency of quieter periods.
+ * a record wakes user space only when it makes the unread data cross a
+ * multiple of it; the consumer's poll timeout bounds the latency of quieter
+ * periods.
  * 0 keeps the kernel's default (wake when the ring was empty).
  */
 const volatile __u64 vigil_wakeup_bytes = 0;
@@ -62,9 +63,14 @@ static __always_inline __u64 vigil_wakeup_flags(__u64 size)
 
 	if (!vigil_wakeup_bytes)
 		return 0;
+	/* Wake at every multiple of the threshold the unread data crosses, not
+	 * only the first: two CPUs that read the unread size before either
+	 * commits can cross it together unseen, and a rule that fired once
+	 * would then leave the consumer to its poll timeout while the ring
+	 * fills (bench/results/ring.md). */
 	unread = bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA);
-	return (unread < vigil_wakeup_bytes && unread + size >= vigil_wakeup_bytes) ? BPF_RB_FORCE_WAKEUP :
-										      BPF_RB_NO_WAKEUP;
+	return unread / vigil_wakeup_bytes != (unread + size) / vigil_wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
+										     BPF_RB_NO_WAKEUP;
 }
 
 /* Copies a finished record into the ring buffer; counts counter when the ring is full. */

@@ -18,6 +18,9 @@ TEST(StageQueue, KeepsOrderAcrossThreads) {
   std::thread producer([&] {
     for (uint64_t i = 0; i < kItems; ++i) {
       ASSERT_TRUE(q.push(i));
+      if (i % 100 == 99) {
+        q.publish();
+      }
     }
     q.close();
   });
@@ -101,7 +104,7 @@ TEST(StageQueue, CloseReleasesABlockedProducerAndCountsTheRefusal) {
   EXPECT_TRUE(q.drained());
 }
 
-TEST(StageQueue, ASleepingConsumerIsWokenByAPush) {
+TEST(StageQueue, ASleepingConsumerIsWokenByAPublish) {
   StageQueue<int> q(16, FullPolicy::kBlock);
   std::atomic<int> got{-1};
   std::thread consumer([&] {
@@ -115,6 +118,7 @@ TEST(StageQueue, ASleepingConsumerIsWokenByAPush) {
     std::this_thread::yield();
   }
   ASSERT_TRUE(q.push(7));
+  q.publish();
   consumer.join();
   EXPECT_EQ(got.load(), 7);
   EXPECT_EQ(q.stats().wakeups, 1u);
@@ -178,6 +182,7 @@ TEST(EventPool, EventsAreReturnedFromAnotherThread) {
     e->mutable_syscall()->set_name("openat");
     owners[size_t(i) % owners.size()] = e.get_deleter().owner;
     ASSERT_TRUE(q.push(e.release()));
+    q.publish();
   }
   q.close();
   consumer.join();
