@@ -56,7 +56,8 @@ Agent::Agent(const AgentConfig& config)
       enrich_q_(config.pipeline.enrich_queue.capacity, config.pipeline.enrich_queue.when_full),
       sink_q_(config.pipeline.sink_queue.capacity, config.pipeline.sink_queue.when_full),
       cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}),
-      pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.poke(); }) {}
+      pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.poke(); }),
+      threaded_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads) {}
 
 Agent::~Agent() { shutdown(); }
 
@@ -111,9 +112,13 @@ Status Agent::start() {
   }
   cache_.finishSnapshot(); // before the enrich thread exists: no lock needed
   pods_.start();
-  enrich_thread_ = std::thread([this] { enrichLoop(); });
-  sink_thread_ = std::thread([this] { sinkLoop(); });
-  spdlog::info("agent on node '{}' capturing; {} processes known at start", node_, cache_.stats().entries);
+  last_sweep_ = last_flush_ = std::chrono::steady_clock::now();
+  if (threaded_) {
+    enrich_thread_ = std::thread([this] { enrichLoop(); });
+    sink_thread_ = std::thread([this] { sinkLoop(); });
+  }
+  spdlog::info("agent on node '{}' capturing; {} processes known at start; pipeline: {}", node_,
+               cache_.stats().entries, threaded_ ? "capture, enrich and sink threads" : "inline (one thread)");
   return okStatus();
 }
 
@@ -151,7 +156,13 @@ void Agent::onEvent(EventPtr event) {
   event->set_node(node_);
   event->set_seq(++seq_);
   captured_.fetch_add(1, std::memory_order_relaxed);
-  pushOwned(enrich_q_, event);
+  if (threaded_) {
+    pushOwned(enrich_q_, event);
+    return;
+  }
+  QueuedEvent one = toQueued(event);
+  (void)event.release();
+  enrichBatch(&one, 1);
 }
 
 void Agent::pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e) {
@@ -182,43 +193,83 @@ void Agent::releaseHeld(bool all) {
     }
     EventPtr event = fromQueued(h.event);
     held_.pop_front();
+    toSinks(event);
+  }
+}
+
+// The enrich stage for a batch of events (taken over from the caller).
+void Agent::enrichBatch(QueuedEvent* batch, size_t n) {
+  if (n > 0) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    for (size_t i = 0; i < n; ++i) {
+      cache_.enrich(*batch[i].event);
+      if (config_.enrich.ancestors > 0) {
+        addAncestors(*batch[i].event);
+      }
+    }
+  }
+  releaseHeld(false);
+  const auto wait = std::chrono::milliseconds(config_.enrich.pods.pod_wait_ms);
+  const auto now = n > 0 ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  for (size_t i = 0; i < n; ++i) {
+    EventPtr event = fromQueued(batch[i]);
+    // Behind a held event, every event waits its turn (order is kept).
+    if (held_.empty() && pods_.fill(*event, wait.count() == 0)) {
+      toSinks(event);
+    } else {
+      held_.push_back({toQueued(event), now + wait});
+      (void)event.release();
+    }
+  }
+}
+
+// The enrich stage's timer: the process cache sweep.
+void Agent::enrichPeriodic() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_sweep_ >= kSweepEvery) {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    cache_.sweep(bootNowNs());
+    last_sweep_ = now;
+  }
+}
+
+void Agent::toSinks(EventPtr& event) {
+  if (threaded_) {
     pushOwned(sink_q_, event);
+    return;
+  }
+  writeSinks(*event);
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+  sinks_dirty_ = true;
+}
+
+void Agent::writeSinks(const Event& event) {
+  for (auto& sink : sinks_) {
+    if (auto st = sink->write(event); !st) {
+      sink_errors_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("sink {}: {}", sink->name(), st.error().message());
+    }
+  }
+}
+
+// The sink stage's timer: flush when the stream pauses (idle), and at least
+// every kFlushEvery under load.
+void Agent::sinkPeriodic(bool idle) {
+  auto now = std::chrono::steady_clock::now();
+  if (sinks_dirty_ && (idle || now - last_flush_ >= kFlushEvery)) {
+    flushSinks();
+    last_flush_ = now;
+    sinks_dirty_ = false;
   }
 }
 
 void Agent::enrichLoop() {
   QueuedEvent batch[kBatch];
-  auto last_sweep = std::chrono::steady_clock::now();
-  const auto wait = std::chrono::milliseconds(config_.enrich.pods.pod_wait_ms);
   for (;;) {
     size_t n = enrich_q_.popBatch(batch, kBatch);
-    if (n > 0) {
-      std::lock_guard<std::mutex> lock(cache_mu_);
-      for (size_t i = 0; i < n; ++i) {
-        cache_.enrich(*batch[i].event);
-        if (config_.enrich.ancestors > 0) {
-          addAncestors(*batch[i].event);
-        }
-      }
-    }
-    releaseHeld(false);
-    const auto now = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < n; ++i) {
-      EventPtr event = fromQueued(batch[i]);
-      // Behind a held event, every event waits its turn (order is kept).
-      if (held_.empty() && pods_.fill(*event, wait.count() == 0)) {
-        pushOwned(sink_q_, event);
-      } else {
-        held_.push_back({toQueued(event), now + wait});
-        (void)event.release();
-      }
-    }
+    enrichBatch(batch, n);
     sink_q_.publish();
-    if (now - last_sweep >= kSweepEvery) {
-      std::lock_guard<std::mutex> lock(cache_mu_);
-      cache_.sweep(bootNowNs());
-      last_sweep = now;
-    }
+    enrichPeriodic();
     if (n == 0) {
       if (enrich_q_.drained()) {
         break;
@@ -233,28 +284,15 @@ void Agent::enrichLoop() {
 
 void Agent::sinkLoop() {
   QueuedEvent batch[kBatch];
-  auto last_flush = std::chrono::steady_clock::now();
-  bool dirty = false;
   for (;;) {
     size_t n = sink_q_.popBatch(batch, kBatch);
     for (size_t i = 0; i < n; ++i) {
       EventPtr event = fromQueued(batch[i]);
-      for (auto& sink : sinks_) {
-        if (auto st = sink->write(*event); !st) {
-          sink_errors_.fetch_add(1, std::memory_order_relaxed);
-          spdlog::warn("sink {}: {}", sink->name(), st.error().message());
-        }
-      }
+      writeSinks(*event);
     }
     delivered_.fetch_add(n, std::memory_order_relaxed);
-    dirty = dirty || n > 0;
-    auto now = std::chrono::steady_clock::now();
-    // Flush when the stream pauses, and at least every kFlushEvery under load.
-    if (dirty && (n == 0 || now - last_flush >= kFlushEvery)) {
-      flushSinks();
-      last_flush = now;
-      dirty = false;
-    }
+    sinks_dirty_ = sinks_dirty_ || n > 0;
+    sinkPeriodic(n == 0);
     if (n == 0) {
       if (sink_q_.drained()) {
         break;
@@ -297,7 +335,13 @@ Result<int> Agent::pollOnce(int timeout_ms) {
     return n.error();
   }
   periodic();
-  enrich_q_.publish(); // one wakeup of the enrich thread per poll round
+  if (threaded_) {
+    enrich_q_.publish(); // one wakeup of the enrich thread per poll round
+  } else {
+    releaseHeld(false);
+    enrichPeriodic();
+    sinkPeriodic(*n == 0);
+  }
   return n;
 }
 
@@ -334,6 +378,10 @@ void Agent::shutdown() {
   process_->stop();
   spdlog::debug("process hooks detached and ring drained after {} ms", ms());
   pods_.stop(); // held events leave with what is known
+  if (!threaded_) {
+    releaseHeld(true);
+    flushSinks();
+  }
   // Each stage drains its queue, then closes the next.
   enrich_q_.close();
   if (enrich_thread_.joinable()) {

@@ -85,11 +85,27 @@ public:
   void logStats() const;
 
 private:
+  // An event in a queue: EventPtr taken apart (queues hold trivial items).
+  struct QueuedEvent {
+    Event* event;
+    EventRecycler* owner;
+  };
+  static QueuedEvent toQueued(EventPtr& e) { return {e.get(), e.get_deleter().owner}; }
+  static EventPtr fromQueued(const QueuedEvent& q) { return EventPtr(q.event, EventDeleter(q.owner)); }
+  // Hands e to q; on refusal e stays owned (and is freed by the caller).
+  static void pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e);
+
+
   explicit Agent(const AgentConfig& config);
   void flushSinks();
   void periodic();
   void enrichLoop();
   void sinkLoop();
+  void enrichBatch(QueuedEvent* batch, size_t n);
+  void enrichPeriodic();
+  void toSinks(EventPtr& event);
+  void writeSinks(const Event& event);
+  void sinkPeriodic(bool idle);
   void addAncestors(Event& event) const;
   void releaseHeld(bool all);
   // A record of another capture domain from the shared ring buffer.
@@ -104,16 +120,6 @@ private:
   std::unique_ptr<syscall::SyscallCollector> syscall_;
   std::unique_ptr<network::NetworkCollector> network_;
 
-  // An event in a queue: EventPtr taken apart (queues hold trivial items).
-  struct QueuedEvent {
-    Event* event;
-    EventRecycler* owner;
-  };
-  static QueuedEvent toQueued(EventPtr& e) { return {e.get(), e.get_deleter().owner}; }
-  static EventPtr fromQueued(const QueuedEvent& q) { return EventPtr(q.event, EventDeleter(q.owner)); }
-  // Hands e to q; on refusal e stays owned (and is freed by the caller).
-  static void pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e);
-
   pipeline::StageQueue<QueuedEvent> enrich_q_;
   pipeline::StageQueue<QueuedEvent> sink_q_;
   std::thread enrich_thread_;
@@ -126,7 +132,13 @@ private:
     QueuedEvent event;
     std::chrono::steady_clock::time_point deadline;
   };
-  std::deque<Held> held_; // enrich thread: events waiting for pod metadata, in order
+  std::deque<Held> held_; // enrich stage: events waiting for pod metadata, in order
+  // Stages on their own threads joined by the queues, or all on the capture
+  // thread (pipeline.mode).
+  const bool threaded_;
+  std::chrono::steady_clock::time_point last_sweep_; // enrich stage
+  std::chrono::steady_clock::time_point last_flush_; // sink stage
+  bool sinks_dirty_ = false; // sink stage: written since the last flush
 
   // Each written by one stage's thread, read by anyone.
   std::atomic<uint64_t> captured_{0}, delivered_{0}, sink_errors_{0}, unrouted_{0};

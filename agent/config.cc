@@ -115,6 +115,20 @@ private:
 
 namespace {
 
+Result<AgentConfig::Pipeline::Mode> parsePipelineMode(const std::string& text) {
+  using Mode = AgentConfig::Pipeline::Mode;
+  if (text == "auto") {
+    return Mode::kAuto;
+  }
+  if (text == "threads") {
+    return Mode::kThreads;
+  }
+  if (text == "inline") {
+    return Mode::kInline;
+  }
+  return makeError("mode '{}' is not one of auto, threads, inline", text);
+}
+
 // <section>.rate_limit: {per_second, burst}, the kernel's per-cgroup limit.
 Status rateLimit(const Reader& r, const YAML::Node& section, const std::string& name, uint32_t& per_second,
                  uint32_t& burst) {
@@ -270,7 +284,8 @@ Result<AgentConfig> parseChecked(const std::string& yaml, const std::string& sou
     }
   }
   if (YAML::Node pl = root["pipeline"]) {
-    VIGIL_TRY(r.checkMap(pl, "pipeline", {"enrich_queue", "sink_queue", "pooled_events", "event_block_bytes"}));
+    VIGIL_TRY(r.checkMap(pl, "pipeline", {"mode", "enrich_queue", "sink_queue", "pooled_events", "event_block_bytes"}));
+    VIGIL_TRY(r.getParsed(pl, "mode", c.pipeline.mode, parsePipelineMode));
     auto parsePolicy = [](const std::string& text) -> Result<pipeline::FullPolicy> {
       if (text == "block") {
         return pipeline::FullPolicy::kBlock;
@@ -365,6 +380,17 @@ std::string quotedFlowList(const std::vector<std::string>& items) {
 
 } // namespace
 
+std::string_view pipelineModeName(AgentConfig::Pipeline::Mode mode) {
+  switch (mode) {
+  case AgentConfig::Pipeline::Mode::kThreads:
+    return "threads";
+  case AgentConfig::Pipeline::Mode::kInline:
+    return "inline";
+  default:
+    return "auto";
+  }
+}
+
 std::string renderAgentConfig(const AgentConfig& c) {
   std::string watch;
   for (const auto& w : c.syscalls.watch) {
@@ -412,6 +438,7 @@ enrich:
   cri_endpoint: {}
   pod_wait_ms: {}
 pipeline:
+  mode: {}
   enrich_queue: {{capacity: {}, when_full: {}}}
   sink_queue: {{capacity: {}, when_full: {}}}
   pooled_events: {}
@@ -429,7 +456,7 @@ cache:
                      quotedFlowList(c.syscalls.include_cgroups), quotedFlowList(c.syscalls.exclude_cgroups),
                      watch.empty() ? " []" : "", watch, c.network.enabled, c.network.dns, c.network.flow_update_seconds,
                      c.network.rate_limit_per_second, c.network.rate_limit_burst, c.enrich.ancestors, c.enrich.pods.containers, yamlQuote(c.enrich.pods.cri_endpoint),
-                     c.enrich.pods.pod_wait_ms, c.pipeline.enrich_queue.capacity, pipeline::fullPolicyName(c.pipeline.enrich_queue.when_full),
+                     c.enrich.pods.pod_wait_ms, pipelineModeName(c.pipeline.mode), c.pipeline.enrich_queue.capacity, pipeline::fullPolicyName(c.pipeline.enrich_queue.when_full),
                      c.pipeline.sink_queue.capacity, pipeline::fullPolicyName(c.pipeline.sink_queue.when_full),
                      c.pipeline.pooled_events, c.pipeline.event_block_bytes, c.cache.max_entries, c.cache.ended_ttl_seconds);
 }

@@ -41,6 +41,10 @@ struct AgentConfig {
 
   // The queues between the stages and the event memory (docs/pipeline.md).
   struct Pipeline {
+    // threads: capture, enrichment and sinks each on a thread, joined by the
+    // queues; inline: all on the capture thread (no queues); auto: inline,
+    // which measured cheaper (bench/results/pipeline.md).
+    enum class Mode { kAuto, kThreads, kInline } mode = Mode::kAuto;
     struct Queue {
       uint32_t capacity = 1024; // events
       pipeline::FullPolicy when_full = pipeline::FullPolicy::kBlock;
@@ -65,6 +69,8 @@ Result<AgentConfig> loadAgentConfig(const std::string& path, AgentConfig base = 
 
 // text as a double-quoted YAML scalar (escapes quotes, backslashes, controls).
 std::string yamlQuote(std::string_view text);
+
+std::string_view pipelineModeName(AgentConfig::Pipeline::Mode mode);
 
 // The configuration as YAML, every key present (for --print-config).
 std::string renderAgentConfig(const AgentConfig& config);

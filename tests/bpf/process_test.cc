@@ -100,6 +100,10 @@ protected:
     // crowd out the small rings some tests use.
     c.syscalls.enabled = false;
     c.network.enabled = false;
+    // Both pipeline modes, at no extra cost: the stage threads and queues
+    // with one hook family, everything inline with the other.
+    c.pipeline.mode = GetParam() == process::HookMode::Tracepoint ? AgentConfig::Pipeline::Mode::kThreads
+                                                                  : AgentConfig::Pipeline::Mode::kInline;
     return c;
   }
 };

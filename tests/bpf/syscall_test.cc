@@ -399,6 +399,9 @@ protected:
     c.syscalls.trace = std::move(trace);
     c.syscalls.count.clear();
     c.syscalls.watch = {{dir_, 3}};
+    // Both pipeline modes: stage threads with the dispatcher, inline with tracepoints.
+    c.pipeline.mode = GetParam() == syscall::HookMode::Dispatcher ? AgentConfig::Pipeline::Mode::kThreads
+                                                                  : AgentConfig::Pipeline::Mode::kInline;
     return c;
   }
 

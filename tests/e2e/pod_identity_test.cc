@@ -34,6 +34,8 @@ bool execHasArg(const Event& e, const std::string& arg) {
 AgentConfig podConfig(const std::string& endpoint, bool proc_cgroups) {
   AgentConfig c;
   c.enrich.pods.proc_cgroups = proc_cgroups;
+  // Both pipeline modes: stage threads in one run, inline in the other.
+  c.pipeline.mode = proc_cgroups ? AgentConfig::Pipeline::Mode::kInline : AgentConfig::Pipeline::Mode::kThreads;
   c.stats_interval_seconds = 0;
   c.syscalls.enabled = false;
   c.network.enabled = false;
