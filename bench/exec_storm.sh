@@ -4,7 +4,9 @@
 #   - execs/s with and without the agent, and their ratio (same session);
 #   - whether every exec was captured (exec events carrying the run's marker);
 #   - kernel cost per event of each Vigil program from bpf_stats
-#     (run_time_ns / run_cnt, kernel.bpf_stats_enabled=1 during agent runs).
+#     (run_time_ns / run_cnt, kernel.bpf_stats_enabled=1 during agent runs);
+#   - the agent's CPU use during the storm (/proc/<pid>/stat) and its peak
+#     resident memory (VmHWM).
 # Usage (root): bench/exec_storm.sh [N=5000] [RUNS=3]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +28,14 @@ for r in $(seq 1 "$runs"); do
   "$agent" --stdout --stats-interval 0 >"$work/events.$r" 2>"$work/agent.$r" &
   apid=$!
   for _ in $(seq 1 100); do grep -q capturing "$work/agent.$r" && break; sleep 0.1; done
+  read -r -a ticks0 < <(awk '{print $14, $15}' "/proc/$apid/stat")
+  t0=$(date +%s.%N)
   with=$("$loop" "$n" "$marker")
+  read -r -a ticks1 < <(awk '{print $14, $15}' "/proc/$apid/stat")
+  usage=$(awk -v b0="${ticks0[0]}" -v b1="${ticks0[1]}" -v a0="${ticks1[0]}" -v a1="${ticks1[1]}" \
+    -v hz="$(getconf CLK_TCK)" -v s="$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { print t1 - t0 }')" \
+    -v hwm="$(awk '/VmHWM/ {print $2}' "/proc/$apid/status")" \
+    'BEGIN { printf "agent CPU %.0f%%, peak RSS %.1f MB", 100 * ((a0 + a1) - (b0 + b1)) / hz / s, hwm / 1024 }')
   # Per-program kernel cost while the agent is still loaded.
   bpftool -j prog show 2>/dev/null | python3 -c '
 import json, sys
@@ -40,7 +49,7 @@ for p in json.load(sys.stdin):
   read -r _ _ brate <<<"$base"
   read -r _ _ wrate <<<"$with"
   ratio=$(python3 -c "print(f'{$wrate/$brate:.3f}')")
-  echo "run $r: baseline ${brate} execs/s, with agent ${wrate} execs/s, ratio ${ratio}; exec events captured ${execs}/${n}"
+  echo "run $r: baseline ${brate} execs/s, with agent ${wrate} execs/s, ratio ${ratio}; exec events captured ${execs}/${n}; ${usage}"
   cat "$work/bpfstats.$r"
   grep -o 'ringbuf_full_exec=[0-9]*\|decode_errors=[0-9]*' "$work/agent.$r" | tail -2 | tr '\n' ' '; echo
 done

@@ -160,7 +160,16 @@ c = collections.Counter(a.get("fd_type") for a in json.load(sys.stdin) if str(a.
 print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
 ' "$apid")
   foreign=$((foreign + $(attached "$apid" | wc -l)))
+  # The agent's CPU use over the loops, and its peak resident memory.
+  local ticks0 ticks1 t0 usage
+  read -r -a ticks0 < <(awk '{print $14, $15}' "/proc/$apid/stat")
+  t0=$(date +%s.%N)
   workloads "$r" "$name" "$kind"
+  read -r -a ticks1 < <(awk '{print $14, $15}' "/proc/$apid/stat")
+  usage=$(awk -v b0="${ticks0[0]}" -v b1="${ticks0[1]}" -v a0="${ticks1[0]}" -v a1="${ticks1[1]}" \
+    -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$(date +%s.%N)" \
+    -v hwm="$(awk '/VmHWM/ {print $2}' "/proc/$apid/status")" \
+    'BEGIN { printf "agent_cpu=%.0f%% agent_peak_rss_mb=%.1f", 100 * ((a0 + a1) - (b0 + b1)) / hz / (t1 - t0), hwm / 1024 }')
   foreign=$((foreign + $(attached "$apid" | wc -l)))
   kill -TERM "$apid"
   local rc=0
@@ -176,7 +185,7 @@ print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
   pending=$(counter syscall_pending_full)
   events=$(counter events)
   echo "  agent $name: exit=$rc events=$events ringbuf_full_syscall=$full ringbuf_full_file=$file" \
-    "syscall_pending_full=$pending syscall_path_filtered=$(counter syscall_path_filtered); attached: $mine"
+    "syscall_pending_full=$pending syscall_path_filtered=$(counter syscall_path_filtered) $usage; attached: $mine"
   if ((foreign)); then
     echo "  WARNING: another BPF tracer was attached during this pair: left out of the table"
   fi

@@ -15,6 +15,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libreaderwriterqueue-dev libboost-dev
   # used by tests and the run script
   procps util-linux iproute2 dnsmasq-base
+  # the benchmark scripts' table rendering
+  python3
   # CRI client (pod identity) and the real containerd its tests start; images
   # are built offline from busybox-static and a static pause binary
   libgrpc++-dev protobuf-compiler-grpc containerd runc busybox-static
