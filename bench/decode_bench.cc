@@ -149,6 +149,20 @@ void BM_RenderJsonExec(benchmark::State& state) {
 }
 BENCHMARK(BM_RenderJsonExec);
 
+// The binary form (the audit log's wire record), for comparison with JSON.
+void BM_SerializeExec(benchmark::State& state) {
+  const Event event = decodedExec();
+  std::string bytes;
+  for (auto _ : state) {
+    bytes.clear();
+    bool ok = event.SerializeToString(&bytes);
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = double(bytes.size());
+}
+BENCHMARK(BM_SerializeExec);
+
 // Baseline for the renderer: protobuf's own JSON printer, same options.
 void BM_RenderJsonExecProtobufPrinter(benchmark::State& state) {
   const Event event = decodedExec();
