@@ -57,7 +57,9 @@ Agent::Agent(const AgentConfig& config)
       sink_q_(config.pipeline.sink_queue.capacity, config.pipeline.sink_queue.when_full),
       cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}),
       pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.poke(); }),
-      threaded_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads) {}
+      enrich_thread_on_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads),
+      sink_thread_on_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads ||
+                      config.pipeline.mode == AgentConfig::Pipeline::Mode::kSinkThread) {}
 
 Agent::~Agent() { shutdown(); }
 
@@ -113,12 +115,17 @@ Status Agent::start() {
   cache_.finishSnapshot(); // before the enrich thread exists: no lock needed
   pods_.start();
   last_sweep_ = last_flush_ = std::chrono::steady_clock::now();
-  if (threaded_) {
+  if (enrich_thread_on_) {
     enrich_thread_ = std::thread([this] { enrichLoop(); });
+  }
+  if (sink_thread_on_) {
     sink_thread_ = std::thread([this] { sinkLoop(); });
   }
   spdlog::info("agent on node '{}' capturing; {} processes known at start; pipeline: {}", node_,
-               cache_.stats().entries, threaded_ ? "capture, enrich and sink threads" : "inline (one thread)");
+               cache_.stats().entries,
+               enrich_thread_on_ ? "capture, enrich and sink threads"
+               : sink_thread_on_ ? "capture and enrichment on one thread, sinks on another"
+                                 : "inline (one thread)");
   return okStatus();
 }
 
@@ -156,7 +163,7 @@ void Agent::onEvent(EventPtr event) {
   event->set_node(node_);
   event->set_seq(++seq_);
   captured_.fetch_add(1, std::memory_order_relaxed);
-  if (threaded_) {
+  if (enrich_thread_on_) {
     pushOwned(enrich_q_, event);
     return;
   }
@@ -234,7 +241,7 @@ void Agent::enrichPeriodic() {
 }
 
 void Agent::toSinks(EventPtr& event) {
-  if (threaded_) {
+  if (sink_thread_on_) {
     pushOwned(sink_q_, event);
     return;
   }
@@ -335,11 +342,15 @@ Result<int> Agent::pollOnce(int timeout_ms) {
     return n.error();
   }
   periodic();
-  if (threaded_) {
+  if (enrich_thread_on_) {
     enrich_q_.publish(); // one wakeup of the enrich thread per poll round
+    return n;
+  }
+  releaseHeld(false);
+  enrichPeriodic();
+  if (sink_thread_on_) {
+    sink_q_.publish(); // one wakeup of the sink thread per poll round
   } else {
-    releaseHeld(false);
-    enrichPeriodic();
     sinkPeriodic(*n == 0);
   }
   return n;
@@ -378,8 +389,10 @@ void Agent::shutdown() {
   process_->stop();
   spdlog::debug("process hooks detached and ring drained after {} ms", ms());
   pods_.stop(); // held events leave with what is known
-  if (!threaded_) {
+  if (!enrich_thread_on_) {
     releaseHeld(true);
+  }
+  if (!sink_thread_on_) {
     flushSinks();
   }
   // Each stage drains its queue, then closes the next.

@@ -133,9 +133,10 @@ private:
     std::chrono::steady_clock::time_point deadline;
   };
   std::deque<Held> held_; // enrich stage: events waiting for pod metadata, in order
-  // Stages on their own threads joined by the queues, or all on the capture
-  // thread (pipeline.mode).
-  const bool threaded_;
+  // Which stages have a thread of their own, joined to the one before by a
+  // queue; the others run on the capture thread (pipeline.mode).
+  const bool enrich_thread_on_;
+  const bool sink_thread_on_;
   std::chrono::steady_clock::time_point last_sweep_; // enrich stage
   std::chrono::steady_clock::time_point last_flush_; // sink stage
   bool sinks_dirty_ = false; // sink stage: written since the last flush

@@ -123,10 +123,13 @@ Result<AgentConfig::Pipeline::Mode> parsePipelineMode(const std::string& text) {
   if (text == "threads") {
     return Mode::kThreads;
   }
+  if (text == "sink_thread") {
+    return Mode::kSinkThread;
+  }
   if (text == "inline") {
     return Mode::kInline;
   }
-  return makeError("mode '{}' is not one of auto, threads, inline", text);
+  return makeError("mode '{}' is not one of auto, threads, sink_thread, inline", text);
 }
 
 // <section>.rate_limit: {per_second, burst}, the kernel's per-cgroup limit.
@@ -384,6 +387,8 @@ std::string_view pipelineModeName(AgentConfig::Pipeline::Mode mode) {
   switch (mode) {
   case AgentConfig::Pipeline::Mode::kThreads:
     return "threads";
+  case AgentConfig::Pipeline::Mode::kSinkThread:
+    return "sink_thread";
   case AgentConfig::Pipeline::Mode::kInline:
     return "inline";
   default:

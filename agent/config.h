@@ -42,9 +42,10 @@ struct AgentConfig {
   // The queues between the stages and the event memory (docs/pipeline.md).
   struct Pipeline {
     // threads: capture, enrichment and sinks each on a thread, joined by the
-    // queues; inline: all on the capture thread (no queues); auto: inline,
-    // which measured cheaper (bench/results/pipeline.md).
-    enum class Mode { kAuto, kThreads, kInline } mode = Mode::kAuto;
+    // queues; sink_thread: capture and enrichment on one thread, sinks on
+    // another; inline: all on the capture thread (no queues); auto: inline,
+    // which measured cheapest (bench/results/pipeline.md).
+    enum class Mode { kAuto, kThreads, kSinkThread, kInline } mode = Mode::kAuto;
     struct Queue {
       uint32_t capacity = 1024; // events
       pipeline::FullPolicy when_full = pipeline::FullPolicy::kBlock;

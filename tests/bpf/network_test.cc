@@ -713,6 +713,8 @@ protected:
     c.network.enabled = true;
     c.network.dns = true;
     c.network.flow_update_seconds = flow_update_seconds;
+    // The process and syscall suites cover the inline and threads modes.
+    c.pipeline.mode = AgentConfig::Pipeline::Mode::kSinkThread;
     return c;
   }
 
