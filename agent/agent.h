@@ -1,13 +1,16 @@
 #pragma once
 
-// The node daemon's pipeline, three stages on three threads, in capture
-// order (docs/pipeline.md):
+// The node daemon's pipeline, three stages in capture order
+// (docs/pipeline.md):
 //   capture (the thread calling run/pollOnce): kernel ring buffer -> decode
 //     -> [enrich queue]
-//   enrich: process cache (ancestry) -> [sink queue]
+//   enrich: process cache (ancestry), containers and pods -> [sink queue]
 //   sink:   every sink; flushes when idle
-// Queues are bounded and lock-free; each has a when-full policy (block or
-// drop), and every drop anywhere is counted by stage and reason (drops()).
+// pipeline.mode runs them all on the capture thread (inline, the default),
+// or gives the sinks, or each stage, a thread of its own; queues join a
+// stage to the thread before it. Queues are bounded and lock-free, each with
+// a when-full policy (block or drop), and every drop anywhere is counted by
+// stage and reason (drops()).
 
 #include "agent/config.h"
 #include "agent/enrich/pod_enricher.h"
@@ -95,7 +98,6 @@ private:
   // Hands e to q; on refusal e stays owned (and is freed by the caller).
   static void pushOwned(pipeline::StageQueue<QueuedEvent>& q, EventPtr& e);
 
-
   explicit Agent(const AgentConfig& config);
   void flushSinks();
   void periodic();
@@ -125,9 +127,9 @@ private:
   std::thread enrich_thread_;
   std::thread sink_thread_;
 
-  mutable std::mutex cache_mu_; // the enrich thread holds it per batch
+  mutable std::mutex cache_mu_; // the enrich stage holds it per batch
   ProcessCache cache_;
-  enrich::PodEnricher pods_; // enrich thread
+  enrich::PodEnricher pods_; // enrich stage
   struct Held {
     QueuedEvent event;
     std::chrono::steady_clock::time_point deadline;
