@@ -38,7 +38,10 @@ void PodCache::stop() {
   }
 }
 
-ContainerMetaPtr PodCache::lookup(const std::string& id) {
+ContainerMetaPtr PodCache::lookup(const std::string& id, bool* pending) {
+  if (pending != nullptr) {
+    *pending = false;
+  }
   if (id.empty()) {
     return nullptr;
   }
@@ -60,6 +63,9 @@ ContainerMetaPtr PodCache::lookup(const std::string& id) {
   }
   ++stats_.misses;
   if (pending_.contains(id)) {
+    if (pending != nullptr) {
+      *pending = true;
+    }
     return nullptr;
   }
   if (pending_.size() >= options_.max_pending) {
@@ -67,6 +73,9 @@ ContainerMetaPtr PodCache::lookup(const std::string& id) {
     return nullptr;
   }
   pending_.emplace(id, Pending{now, now, std::chrono::milliseconds(0)});
+  if (pending != nullptr) {
+    *pending = true;
+  }
   kick_ = true;
   lk.unlock();
   cv_.notify_one();

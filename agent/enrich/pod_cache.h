@@ -93,7 +93,10 @@ public:
   // (yet), and then the id is queued unless it is already queued or known
   // not to be a container. id is the full container id, as the cgroup
   // path names it.
-  ContainerMetaPtr lookup(const std::string& id);
+  // pending (when given) says whether a fetch for id is on its way, i.e.
+  // whether waiting for it can pay: false for an id known not to be a
+  // container, or not queued because max_pending ids already wait.
+  ContainerMetaPtr lookup(const std::string& id, bool* pending = nullptr);
 
   // Bumped after every change the worker makes (fetch resolved, id given
   // up, relist); a caller without a callback can poll it.

@@ -159,10 +159,11 @@ bool PodEnricher::fillProcess(Process& p, bool final, bool& in_container, bool& 
   if (!pods_) {
     return true;
   }
-  cri::ContainerMetaPtr meta = pods_->lookup(ref->id);
+  bool pending = false;
+  cri::ContainerMetaPtr meta = pods_->lookup(ref->id, &pending);
   if (!meta) {
-    if (!final) {
-      return false;
+    if (!final && pending) {
+      return false; // on its way: worth waiting for
     }
     c->set_metadata_missing(true);
     missing = true;

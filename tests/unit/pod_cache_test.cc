@@ -266,15 +266,19 @@ TEST_F(PodCacheTest, IdTheRuntimeDoesNotKnowIsRetriedThenNegativeUntilItExpires)
   options.negative_ttl = 300ms;
   auto cache = startedCache(options);
 
-  EXPECT_EQ(cache->lookup(kA), nullptr);
+  bool pending = false;
+  EXPECT_EQ(cache->lookup(kA, &pending), nullptr);
+  EXPECT_TRUE(pending) << "a fetch is on its way: worth waiting for";
   auto notified = ready_.waitFor(kA);
   ASSERT_TRUE(notified.has_value());
   EXPECT_EQ(*notified, nullptr); // given up: the caller stops holding events
   int calls = state_->calls(kA);
   EXPECT_GE(calls, 2); // retried before giving up
 
-  // Negative: answered from memory, the runtime is not asked again.
-  EXPECT_EQ(cache->lookup(kA), nullptr);
+  // Negative: answered from memory, the runtime is not asked again, and
+  // nothing is on its way.
+  EXPECT_EQ(cache->lookup(kA, &pending), nullptr);
+  EXPECT_FALSE(pending);
   auto s = cache->stats();
   EXPECT_EQ(s.negative_hits, 1u);
   EXPECT_EQ(s.negatives, 1u);
