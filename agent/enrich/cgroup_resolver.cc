@@ -78,25 +78,6 @@ void walkDirectory(int fd, const std::string& path, int depth, Scan& scan) {
   closedir(dir);
 }
 
-// Undoes the octal escapes (\040 for ' ', \011, \012, \134) of a
-// /proc/self/mountinfo field.
-std::string unescapeMountField(std::string_view field) {
-  std::string out;
-  out.reserve(field.size());
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      std::string_view digits = field.substr(i + 1, 3);
-      if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-        out += static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 + (digits[2] - '0'));
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
-}
-
 } // namespace
 
 CgroupResolver::CgroupResolver(std::string cgroup2_mount, CgroupResolverOptions options)
@@ -282,39 +263,6 @@ CgroupResolverStats CgroupResolver::stats() const {
   CgroupResolverStats out = stats_;
   out.entries = entries_.size();
   return out;
-}
-
-std::optional<std::string> cgroup2MountPoint(std::string_view mountinfo) {
-  while (!mountinfo.empty()) {
-    size_t end = mountinfo.find('\n');
-    std::string_view line = mountinfo.substr(0, end);
-    mountinfo = end == std::string_view::npos ? std::string_view() : mountinfo.substr(end + 1);
-
-    // "<id> <parent> <major:minor> <root> <mount point> <options> [optional...] - <type> <source> <super options>"
-    size_t separator = line.find(" - ");
-    if (separator == std::string_view::npos) {
-      continue;
-    }
-    std::string_view type = line.substr(separator + 3);
-    type = type.substr(0, type.find(' '));
-    if (type != "cgroup2") {
-      continue;
-    }
-    std::string_view fields = line.substr(0, separator);
-    for (int skip = 0; skip < 4; ++skip) {
-      size_t space = fields.find(' ');
-      if (space == std::string_view::npos) {
-        fields = {};
-        break;
-      }
-      fields.remove_prefix(space + 1);
-    }
-    std::string_view mount_point = fields.substr(0, fields.find(' '));
-    if (!mount_point.empty()) {
-      return unescapeMountField(mount_point);
-    }
-  }
-  return std::nullopt;
 }
 
 } // namespace vigil::enrich

@@ -69,7 +69,7 @@ struct CgroupResolverStats {
 class CgroupResolver {
 public:
   // cgroup2_mount: where the cgroup2 hierarchy is mounted (/sys/fs/cgroup,
-  // or /sys/fs/cgroup/unified on hybrid hosts; see cgroup2MountPoint).
+  // or /sys/fs/cgroup/unified on hybrid hosts; see loader::cgroup2Mount).
   // Nothing is read until the first lookup or rescan().
   explicit CgroupResolver(std::string cgroup2_mount, CgroupResolverOptions options = {});
 
@@ -133,9 +133,5 @@ private:
   bool warned_ = false;
   CgroupResolverStats stats_;
 };
-
-// The mount point of the first cgroup2 file system in the contents of
-// /proc/self/mountinfo, or nullopt when none is mounted (cgroup v1 only).
-std::optional<std::string> cgroup2MountPoint(std::string_view mountinfo);
 
 } // namespace vigil::enrich

@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -144,25 +145,66 @@ Status reuseSharedMaps(const SharedMaps& shared, bpf_map* events, bpf_map* count
 
 std::string errnoText(int err) { return strerror(err < 0 ? -err : err); }
 
-std::string cgroup2Mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) {
+namespace {
+
+// Undoes the octal escapes (\040 for ' ', \011, \012, \134) of a
+// /proc/self/mountinfo field.
+std::string unescapeMountField(std::string_view field) {
+  std::string out;
+  out.reserve(field.size());
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      std::string_view digits = field.substr(i + 1, 3);
+      if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+        out += static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 + (digits[2] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<std::string> cgroup2MountPoint(std::string_view mountinfo) {
+  while (!mountinfo.empty()) {
+    size_t end = mountinfo.find('\n');
+    std::string_view line = mountinfo.substr(0, end);
+    mountinfo = end == std::string_view::npos ? std::string_view() : mountinfo.substr(end + 1);
+
+    // "<id> <parent> <major:minor> <root> <mount point> <options> [optional...] - <type> <source> <super options>"
+    size_t separator = line.find(" - ");
+    if (separator == std::string_view::npos) {
       continue;
     }
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype == "cgroup2") {
-      std::istringstream head(line);
-      std::string id, parent, devno, root, mnt;
-      head >> id >> parent >> devno >> root >> mnt;
-      return mnt;
+    std::string_view type = line.substr(separator + 3);
+    type = type.substr(0, type.find(' '));
+    if (type != "cgroup2") {
+      continue;
+    }
+    std::string_view fields = line.substr(0, separator);
+    for (int skip = 0; skip < 4; ++skip) {
+      size_t space = fields.find(' ');
+      if (space == std::string_view::npos) {
+        fields = {};
+        break;
+      }
+      fields.remove_prefix(space + 1);
+    }
+    std::string_view mount_point = fields.substr(0, fields.find(' '));
+    if (!mount_point.empty()) {
+      return unescapeMountField(mount_point);
     }
   }
-  return {};
+  return std::nullopt;
+}
+
+std::string cgroup2Mount() {
+  std::stringstream mountinfo;
+  mountinfo << std::ifstream("/proc/self/mountinfo").rdbuf();
+  return cgroup2MountPoint(mountinfo.str()).value_or("");
 }
 
 } // namespace vigil::loader

@@ -7,7 +7,9 @@
 #include "vigil/status.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct bpf_link;
@@ -38,6 +40,9 @@ std::string errnoText(int err);
 // Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" on a unified
 // host, "/sys/fs/cgroup/unified" on a hybrid one); empty when it is not.
 std::string cgroup2Mount();
+// The same from the text of /proc/self/mountinfo: the mount point of the
+// first cgroup2 file system (escapes undone), nullopt when there is none.
+std::optional<std::string> cgroup2MountPoint(std::string_view mountinfo);
 
 // Destroys every link and clears links. Each syscall tracepoint link waits
 // for an RCU grace period as it goes, under a kernel mutex: about 25 ms each

@@ -13,6 +13,7 @@
 #include "collectors/syscall/syscall_bpf.h"
 #include "collectors/syscall/syscall_collector.h"
 #include "collectors/syscall/syscall_table.h"
+#include "agent/loader/bpf_env.h"
 #include "support/agent_harness.h"
 #include "support/cgroup.h"
 #include "support/spawn.h"
@@ -167,24 +168,6 @@ void touch(const std::string& path, mode_t mode = 0644) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
   ASSERT_GE(fd, 0) << path << ": " << strerror(errno);
   close(fd);
-}
-
-// Mount point of the cgroup v2 hierarchy (unified or hybrid), if any.
-std::optional<std::string> cgroup2Root() {
-  struct stat st {};
-  if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0) {
-    return std::string("/sys/fs/cgroup");
-  }
-  std::istringstream mountinfo(readFile("/proc/self/mountinfo"));
-  for (std::string line; std::getline(mountinfo, line);) {
-    if (line.find(" - cgroup2 ") != std::string::npos) {
-      std::istringstream f(line);
-      std::string a, b, c, d, mnt;
-      f >> a >> b >> c >> d >> mnt;
-      return mnt;
-    }
-  }
-  return std::nullopt;
 }
 
 // Runs body in a child moved into cgroup before it starts; the child's pid.
@@ -1555,7 +1538,9 @@ protected:
     if (IsSkipped()) {
       return;
     }
-    root_ = cgroup2Root();
+    if (std::string mount = loader::cgroup2Mount(); !mount.empty()) {
+      root_ = mount;
+    }
     if (!root_) {
       GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
     }
