@@ -56,7 +56,7 @@ Agent::Agent(const AgentConfig& config)
       enrich_q_(config.pipeline.enrich_queue.capacity, config.pipeline.enrich_queue.when_full),
       sink_q_(config.pipeline.sink_queue.capacity, config.pipeline.sink_queue.when_full),
       cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}),
-      pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.poke(); }),
+      pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.publish(); }),
       enrich_thread_on_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads),
       sink_thread_on_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads ||
                       config.pipeline.mode == AgentConfig::Pipeline::Mode::kSinkThread) {}

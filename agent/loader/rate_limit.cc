@@ -4,7 +4,17 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
+
 namespace vigil::loader {
+
+RateCost rateCost(uint32_t per_second, uint32_t burst) {
+  if (per_second == 0) {
+    return {};
+  }
+  const uint64_t cost = 1000000000ULL / per_second;
+  return {cost, cost * std::max<uint32_t>(burst, 1)};
+}
 
 std::vector<IdleSuppressed> takeIdleSuppressed(int fd, uint64_t now_ns, uint64_t idle_ns) {
   std::vector<IdleSuppressed> out;

@@ -9,6 +9,15 @@
 
 namespace vigil::loader {
 
+// The kernel's token-bucket settings (rodata of bpf/lib/rate.bpf.h users) for
+// per_second records per second and a burst of burst: a record's cost and the
+// bucket's depth in ns. Both 0 (no limit) when per_second is 0.
+struct RateCost {
+  uint64_t cost_ns = 0;
+  uint64_t burst_ns = 0;
+};
+RateCost rateCost(uint32_t per_second, uint32_t burst);
+
 struct IdleSuppressed {
   uint64_t cgroup_id = 0;
   uint64_t count = 0;

@@ -71,8 +71,10 @@ public:
     return true;
   }
 
-  // Producer: wakes the consumer if it sleeps. Once per batch of pushes, so
-  // a stream pays one wakeup per batch, not one per item.
+  // Wakes the consumer if it sleeps. The producer calls it once per batch of
+  // pushes, so a stream pays one wakeup per batch, not one per item; any
+  // other thread may call it to make the consumer look around (e.g. at
+  // events it holds) although nothing new is queued.
   void publish() { data_.ring(); }
 
   // Consumer: moves up to n items into out, oldest first; returns how many.
@@ -90,10 +92,6 @@ public:
   void waitForData(int timeout_ms) {
     data_.wait([&] { return queue_.read_available() > 0 || closed_.load(std::memory_order_acquire); }, timeout_ms);
   }
-
-  // Any thread: wakes a sleeping consumer to look around (e.g. at events
-  // it holds) although nothing new is queued.
-  void poke() { data_.ring(); }
 
   // Producer: no more items will come. The consumer drains what is queued
   // and then sees drained() true. Also releases a producer blocked on a

@@ -1,7 +1,5 @@
 #include "collectors/network/network_bpf.h"
 
-#include <algorithm>
-
 #include "agent/loader/iterator.h"
 #include "network.skel.h"
 
@@ -37,11 +35,9 @@ Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& opt
   self->skel_ = skel;
   skel->rodata->self_tgid = options.self_tgid;
   skel->rodata->dns_enabled = options.dns ? 1 : 0;
-  if (options.rate_limit_per_second > 0) {
-    const uint64_t cost = 1000000000ULL / options.rate_limit_per_second;
-    skel->rodata->net_rate_cost_ns = cost;
-    skel->rodata->net_rate_burst_ns = cost * std::max<uint32_t>(options.rate_limit_burst, 1);
-  }
+  const auto rate = loader::rateCost(options.rate_limit_per_second, options.rate_limit_burst);
+  skel->rodata->net_rate_cost_ns = rate.cost_ns;
+  skel->rodata->net_rate_burst_ns = rate.burst_ns;
   skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
   bpf_program__set_autoattach(skel->progs.vigil_tcp_iter, false);
   bpf_program__set_autoattach(skel->progs.vigil_udp_iter, false);

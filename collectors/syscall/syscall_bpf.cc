@@ -227,11 +227,9 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
       skel->rodata->prefix_head[i] = head;
       skel->rodata->prefix_head_mask[i] = mask;
     }
-    if (options.rate_limit_per_second > 0) {
-      uint64_t cost = 1000000000ULL / options.rate_limit_per_second;
-      skel->rodata->rate_cost_ns = cost;
-      skel->rodata->rate_burst_ns = cost * std::max<uint32_t>(options.rate_limit_burst, 1);
-    }
+    const auto rate = loader::rateCost(options.rate_limit_per_second, options.rate_limit_burst);
+    skel->rodata->rate_cost_ns = rate.cost_ns;
+    skel->rodata->rate_burst_ns = rate.burst_ns;
     skel->rodata->nr_include_cgroups = uint32_t(include_fds.size());
     skel->rodata->nr_exclude_cgroups = uint32_t(exclude_fds.size());
 
