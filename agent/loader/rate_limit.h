@@ -24,6 +24,10 @@ struct IdleSuppressed {
   uint64_t first_ns = 0; // CLOCK_BOOTTIME of the first drop
 };
 
+// A cgroup quiet this long will not send its summary itself soon: the agent
+// takes it.
+constexpr uint64_t kRateIdleNs = 1000000000ULL;
+
 // Takes (removes) from the rate-state map at fd every cgroup with drops and
 // no record for at least idle_ns, so each drop is reported once. now_ns:
 // CLOCK_BOOTTIME.

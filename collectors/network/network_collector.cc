@@ -67,17 +67,10 @@ void NetworkCollector::handleSuppressed(std::span<const uint8_t> record) {
 
 void NetworkCollector::periodic(uint64_t now_ns) {
   if (options_.rate_limit_per_second > 0) {
-    // A cgroup quiet for a second will not send its summary itself soon.
-    constexpr uint64_t kIdleNs = 1000000000ULL;
-    for (auto [kind, idle] : {std::pair{uint32_t(VIGIL_EV_NET), bpf_->takeIdleFlowSuppressed(now_ns, kIdleNs)},
-                              std::pair{uint32_t(VIGIL_EV_DNS), bpf_->takeIdleDnsSuppressed(now_ns, kIdleNs)}}) {
-      for (const auto& s : idle) {
-        auto event = output_.newEvent();
-        process::fillSuppressed(decoder_.clock(), kind, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
-        stats_.suppressed += s.count;
-        output_.onEvent(std::move(event));
-      }
-    }
+    stats_.suppressed += process::emitIdleSuppressed(
+        output_, decoder_.clock(), VIGIL_EV_NET, bpf_->takeIdleFlowSuppressed(now_ns, loader::kRateIdleNs), now_ns);
+    stats_.suppressed += process::emitIdleSuppressed(
+        output_, decoder_.clock(), VIGIL_EV_DNS, bpf_->takeIdleDnsSuppressed(now_ns, loader::kRateIdleNs), now_ns);
   }
   if (options_.flow_update_seconds == 0) {
     return;

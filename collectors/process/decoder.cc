@@ -410,6 +410,18 @@ void fillSuppressed(const BootClock& clock, uint32_t kind, uint64_t cgroup_id, u
   s->set_reason("rate_limit");
 }
 
+uint64_t emitIdleSuppressed(CollectorOutput& output, const BootClock& clock, uint32_t kind,
+                            const std::vector<loader::IdleSuppressed>& idle, uint64_t now_ns) {
+  uint64_t dropped = 0;
+  for (const auto& s : idle) {
+    auto event = output.newEvent();
+    fillSuppressed(clock, kind, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
+    dropped += s.count;
+    output.onEvent(std::move(event));
+  }
+  return dropped;
+}
+
 Status decodeSuppressed(const BootClock& clock, std::span<const uint8_t> record, Event& event) {
   vigil_suppressed_event ev;
   if (record.size() != sizeof(ev)) {

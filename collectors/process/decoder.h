@@ -3,6 +3,8 @@
 // Turns process-lifecycle ring buffer records (bpf/shared/process.h) into
 // events. Pure: no kernel, no I/O, so every malformed input can be tested.
 
+#include "agent/loader/rate_limit.h"
+#include "vigil/collector.h"
 #include "vigil/event.h"
 #include "vigil/status.h"
 
@@ -64,6 +66,10 @@ std::string signalName(uint32_t signal);
 // count records of kind (enum vigil_event_kind) from cgroup_id.
 void fillSuppressed(const BootClock& clock, uint32_t kind, uint64_t cgroup_id, uint64_t count, uint64_t first_ns,
                     uint64_t now_ns, Event& event);
+// Hands output one suppressed event per idle cgroup in idle (what a rate
+// limit on records of kind dropped); returns the records they count.
+uint64_t emitIdleSuppressed(CollectorOutput& output, const BootClock& clock, uint32_t kind,
+                            const std::vector<loader::IdleSuppressed>& idle, uint64_t now_ns);
 // Decodes one VIGIL_EV_SUPPRESSED record (any capture domain's) into event.
 Status decodeSuppressed(const BootClock& clock, std::span<const uint8_t> record, Event& event);
 

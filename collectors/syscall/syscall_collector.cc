@@ -41,14 +41,8 @@ void SyscallCollector::handleRecord(uint16_t kind, std::span<const uint8_t> reco
 }
 
 void SyscallCollector::periodic(uint64_t now_ns) {
-  // A cgroup quiet for a second will not send its summary itself soon.
-  constexpr uint64_t kIdleNs = 1000000000ULL;
-  for (const auto& s : bpf_->takeIdleSuppressed(now_ns, kIdleNs)) {
-    auto event = output_.newEvent();
-    fillSuppressed(decoder_.clock(), VIGIL_EV_SYSCALL, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
-    stats_.suppressed += s.count;
-    output_.onEvent(std::move(event));
-  }
+  stats_.suppressed += process::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_SYSCALL,
+                                                   bpf_->takeIdleSuppressed(now_ns, loader::kRateIdleNs), now_ns);
 }
 
 } // namespace vigil::syscall
