@@ -17,8 +17,6 @@ namespace vigil::syscall {
 
 using process::errnoName;
 
-using process::fillSuppressed;
-
 class Decoder {
 public:
   // prefixes: the watched prefixes in kernel order, to name the one that matched.
