@@ -332,9 +332,10 @@ std::vector<uint8_t> dnsQuery(uint16_t id, const std::string& name) {
   return m;
 }
 
-// In a child: one query over UDP (connected socket) into slot; 0 or a step.
-int udpDnsExchange(const SockAddr& server, const std::vector<uint8_t>& query, int slot, int step) {
-  int fd = socket(server.storage.ss_family, SOCK_DGRAM, 0);
+// In a child: a socket of type connected to server, with its local address
+// in slot; 0 or a step (step .. step + 2).
+int connectDnsSocket(const SockAddr& server, int type, int slot, int step, int& fd) {
+  fd = socket(server.storage.ss_family, type, 0);
   if (fd < 0) {
     return fail(step);
   }
@@ -344,6 +345,15 @@ int udpDnsExchange(const SockAddr& server, const std::vector<uint8_t>& query, in
   }
   if (!localAddress(fd, shared().dns_local[slot])) {
     return fail(step + 2);
+  }
+  return 0;
+}
+
+// In a child: one query over UDP (connected socket) into slot; 0 or a step.
+int udpDnsExchange(const SockAddr& server, const std::vector<uint8_t>& query, int slot, int step) {
+  int fd = -1;
+  if (int st = connectDnsSocket(server, SOCK_DGRAM, slot, step, fd); st != 0) {
+    return st;
   }
   if (send(fd, query.data(), query.size(), 0) != ssize_t(query.size())) {
     return fail(step + 3);
@@ -359,16 +369,9 @@ int udpDnsExchange(const SockAddr& server, const std::vector<uint8_t>& query, in
 
 // In a child: one query over TCP (length prefix and message in one send).
 int tcpDnsExchange(const SockAddr& server, const std::vector<uint8_t>& query, int slot, int step) {
-  int fd = socket(server.storage.ss_family, SOCK_STREAM, 0);
-  if (fd < 0) {
-    return fail(step);
-  }
-  setTimeouts(fd);
-  if (connect(fd, server.get(), server.len) != 0) {
-    return fail(step + 1);
-  }
-  if (!localAddress(fd, shared().dns_local[slot])) {
-    return fail(step + 2);
+  int fd = -1;
+  if (int st = connectDnsSocket(server, SOCK_STREAM, slot, step, fd); st != 0) {
+    return st;
   }
   static uint8_t msg[kDnsMax + 2];
   msg[0] = uint8_t(query.size() >> 8);
