@@ -48,12 +48,12 @@ void copyCallerImage(const Process& from, Process& to) {
 } // namespace
 
 ProcessCache::Entry* ProcessCache::lookup(std::string_view exec_id) {
-  auto it = entries_.find(std::string(exec_id));
+  auto it = entries_.find(exec_id);
   return it == entries_.end() ? nullptr : &it->second;
 }
 
 const Process* ProcessCache::find(std::string_view exec_id) const {
-  auto it = entries_.find(std::string(exec_id));
+  auto it = entries_.find(exec_id);
   return it == entries_.end() ? nullptr : &it->second.process;
 }
 
@@ -140,7 +140,7 @@ void ProcessCache::end(Entry& entry, uint64_t now_ns) {
   }
 }
 
-void ProcessCache::remove(std::unordered_map<std::string, Entry>::iterator it) {
+void ProcessCache::remove(EntryMap::iterator it) {
   Entry& e = it->second;
   if (!e.ended) {
     if (Entry* parent = lookup(e.process.parent_exec_id())) {
@@ -233,15 +233,17 @@ void ProcessCache::attachCaller(Process& proc, Process& parent) {
     entry = cur == current_.end() ? nullptr : lookup(cur->second);
   }
   if (entry) {
-    // The image from the cache; thread, ids, comm and cgroup as they were at the call.
-    Process at_call = std::move(proc);
-    proc.Clear();
+    // The image from the cache; thread, ids, comm and cgroup as they were at
+    // the call (copyCallerImage sets every field the decoder did).
+    const uint32_t tid = proc.tid(), uid = proc.creds().uid(), gid = proc.creds().gid();
+    const uint64_t cgroup_id = proc.cgroup_id();
+    std::string comm = std::move(*proc.mutable_comm());
     copyCallerImage(entry->process, proc);
-    proc.set_tid(at_call.tid());
-    proc.mutable_creds()->set_uid(at_call.creds().uid());
-    proc.mutable_creds()->set_gid(at_call.creds().gid());
-    proc.set_comm(at_call.comm());
-    proc.set_cgroup_id(at_call.cgroup_id());
+    proc.set_tid(tid);
+    proc.mutable_creds()->set_uid(uid);
+    proc.mutable_creds()->set_gid(gid);
+    proc.set_comm(std::move(comm));
+    proc.set_cgroup_id(cgroup_id);
   } else {
     ++stats_.process_misses;
   }

@@ -75,6 +75,13 @@ private:
     uint64_t order = 0; // insertion order, for eviction
   };
 
+  // By exec_id, looked up by string_view without building a key string.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using EntryMap = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
+
   Entry* lookup(std::string_view exec_id);
   // The parent image of process; when found only by ppid, process's
   // parent_exec_id is corrected to it.
@@ -84,11 +91,11 @@ private:
   void attachCaller(Process& proc, Process& parent);
   void insert(Process process);
   void end(Entry& entry, uint64_t now_ns);
-  void remove(std::unordered_map<std::string, Entry>::iterator it);
+  void remove(EntryMap::iterator it);
   void enforceCap();
 
   ProcessCacheOptions options_;
-  std::unordered_map<std::string, Entry> entries_;
+  EntryMap entries_;
   std::unordered_map<uint32_t, std::string> current_; // pid -> exec_id of its live image
   uint64_t next_order_ = 0;
   ProcessCacheStats stats_;

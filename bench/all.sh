@@ -147,7 +147,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- build ---------------------------------------------------------------------
 build_failed=()
 : >"$work/build.log"
-for t in vigil-agent vigil_syscall_loop vigil_rate_loop vigil_exec_loop vigil_ring_bench vigil_decode_bench \
+for t in vigil-agent vigil_syscall_loop vigil_rate_loop vigil_exec_loop vigil_exec_target vigil_ring_bench vigil_decode_bench \
   vigil_queue_bench; do
   if ! "$root/scripts/build.sh" ${VIGIL_BUILD_JOBS:+-j "$VIGIL_BUILD_JOBS"} "$t" >>"$work/build.log" 2>&1; then
     build_failed+=("$t")
@@ -209,7 +209,7 @@ step saturation_json 1200 vigil-agent,vigil_rate_loop "$root/bench/saturation.sh
 step ring 1800 vigil_ring_bench "$root/bench/ring_bench.sh" "${ring_args[@]}"
 
 # --- 3. exec storm -----------------------------------------------------------------
-step exec_storm 1800 vigil-agent,vigil_exec_loop "$root/bench/exec_storm.sh" "${storm_args[@]}"
+step exec_storm 1800 vigil-agent,vigil_exec_loop,vigil_exec_target "$root/bench/exec_storm.sh" "${storm_args[@]}"
 
 # --- 4. the agent at idle ------------------------------------------------------------
 # idle: the agent with its default configuration, nothing else; CPU over

@@ -5,7 +5,9 @@
 #include "agent/process_cache.h"
 #include "agent/sinks/json.h"
 #include "collectors/process/decoder.h"
+#include "collectors/syscall/decoder.h"
 #include "shared/process.h"
+#include "shared/syscall.h"
 
 #include <benchmark/benchmark.h>
 #include <google/protobuf/arena.h>
@@ -13,6 +15,7 @@
 
 #include <cstring>
 #include <string>
+#include <sys/syscall.h>
 #include <vector>
 
 namespace {
@@ -130,6 +133,65 @@ void BM_DecodeEnrichRenderExec(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DecodeEnrichRenderExec);
+
+// A traced getppid of the curl process above, recorded whole at exit: the
+// small event of the saturation and syscall-overhead benchmarks.
+std::vector<uint8_t> getppidRecord() {
+  vigil_sys_event ev{};
+  ev.pid = ev.tid = 4242;
+  ev.exec_id = 1000000001ULL;
+  ev.cgroup_id = 1;
+  ev.uid = ev.gid = 1000;
+  ev.enter_ns = 2000000500ULL;
+  ev.ret = 1;
+  ev.nr = SYS_getppid;
+  ev.flags = VIGIL_SYS_F_EXIT_ONLY;
+  std::strncpy(ev.comm, "curl", sizeof(ev.comm));
+  ev.hdr = {VIGIL_EV_SYSCALL, VIGIL_SYSCALL_VERSION, uint32_t(sizeof(ev)), 2000000500ULL, 0, 0};
+  std::vector<uint8_t> out(sizeof(ev));
+  std::memcpy(out.data(), &ev, sizeof(ev));
+  return out;
+}
+
+// What the agent does per small event: decode a getppid record into pooled
+// event memory and attach its caller's image and parent from the process
+// cache (which knows the exec above); with json, also render it.
+void BM_SyscallDecodeEnrich(benchmark::State& state, bool json) {
+  Decoder exec_decoder(BootClock(0));
+  vigil::syscall::Decoder decoder(BootClock(0), {});
+  vigil::ProcessCache cache;
+  {
+    Event exec;
+    (void)exec_decoder.decode(execRecord(), exec);
+    cache.enrich(exec);
+  }
+  auto rec = getppidRecord();
+  std::vector<char> block(64 << 10);
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block.data();
+  options.initial_block_size = block.size();
+  google::protobuf::Arena arena(options);
+  std::string out;
+  for (auto _ : state) {
+    auto* event = google::protobuf::Arena::CreateMessage<Event>(&arena);
+    auto st = decoder.decode(rec, *event);
+    cache.enrich(*event);
+    if (json) {
+      st = vigil::renderJson(*event, out);
+    }
+    benchmark::DoNotOptimize(st.ok());
+    arena.Reset();
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (json) {
+    state.counters["bytes"] = double(out.size());
+  }
+  if (getenv("VIGIL_BENCH_PRINT")) {
+    fprintf(stderr, "%s\n", out.c_str());
+  }
+}
+BENCHMARK_CAPTURE(BM_SyscallDecodeEnrich, Count, false);
+BENCHMARK_CAPTURE(BM_SyscallDecodeEnrich, Json, true);
 
 Event decodedExec() {
   Event event;

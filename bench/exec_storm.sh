@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Exec storm: N fork+exec of /bin/true, with no agent (baseline) and with the
+# Exec storm: N spawns (vfork+exec) of a tiny static program
+# (bench/exec_target.c), with no agent (baseline) and with the
 # agent running (stdout to a file), alternating RUNS times. Reports:
 #   - execs/s with and without the agent, and their ratio (same session);
 #   - whether every exec was captured (exec events carrying the run's marker);
@@ -13,8 +14,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${VIGIL_BUILD_DIR:-$root/build}
 n=${1:-5000}
 runs=${2:-3}
-"$root/scripts/build.sh" vigil-agent vigil_exec_loop >/dev/null
+"$root/scripts/build.sh" vigil-agent vigil_exec_loop vigil_exec_target >/dev/null
 loop=$build/bench/vigil_exec_loop
+target=$build/bench/vigil_exec_target
 agent=$build/vigil-agent
 work=$(mktemp -d)
 prev_stats=$(sysctl -n kernel.bpf_stats_enabled)
@@ -23,14 +25,14 @@ sysctl -qw kernel.bpf_stats_enabled=1
 
 echo "exec storm: N=$n, runs=$runs, $(nproc) CPUs, kernel $(uname -r)"
 for r in $(seq 1 "$runs"); do
-  base=$("$loop" "$n" "base-$r")
+  base=$("$loop" "$n" "base-$r" "$target")
   marker="storm-$r-$$"
   "$agent" --stdout --stats-interval 0 >"$work/events.$r" 2>"$work/agent.$r" &
   apid=$!
   for _ in $(seq 1 100); do grep -q capturing "$work/agent.$r" && break; sleep 0.1; done
   read -r -a ticks0 < <(awk '{print $14, $15}' "/proc/$apid/stat")
   t0=$(date +%s.%N)
-  with=$("$loop" "$n" "$marker")
+  with=$("$loop" "$n" "$marker" "$target")
   read -r -a ticks1 < <(awk '{print $14, $15}' "/proc/$apid/stat")
   usage=$(awk -v b0="${ticks0[0]}" -v b1="${ticks0[1]}" -v a0="${ticks1[0]}" -v a1="${ticks1[1]}" \
     -v hz="$(getconf CLK_TCK)" -v s="$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { print t1 - t0 }')" \
@@ -44,8 +46,8 @@ for p in json.load(sys.stdin):
         print("  bpf_stats %-16s run_cnt=%-8d avg_ns=%.0f" % (p["name"], p["run_cnt"], p["run_time_ns"] / p["run_cnt"]))
 ' >"$work/bpfstats.$r"
   kill -TERM "$apid"; wait "$apid"
-  # Exec events of the storm's children: args ["/bin/true", marker, i].
-  execs=$(grep '"exec":' "$work/events.$r" | grep -c "\"args\":\[\"/bin/true\",\"$marker\"" || true)
+  # Exec events of the storm's children: args [target, marker, i].
+  execs=$(grep '"exec":' "$work/events.$r" | grep -c "\"args\":\[\"$target\",\"$marker\"" || true)
   read -r _ _ brate <<<"$base"
   read -r _ _ wrate <<<"$with"
   ratio=$(python3 -c "print(f'{$wrate/$brate:.3f}')")

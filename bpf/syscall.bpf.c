@@ -643,8 +643,8 @@ static __always_inline const struct vigil_sys_spec *watched(__u32 nr)
 }
 
 /* Whether the current call is reported at all (not the agent's own, not
- * filtered by cgroup); if so, counts it per (cgroup, syscall). */
-static __always_inline int admit_call(__u32 nr, __u64 *pid_tgid, __u64 *cgroup_id)
+ * filtered by cgroup). The caller counts it per (cgroup, syscall). */
+static __always_inline int admit_call(__u64 *pid_tgid, __u64 *cgroup_id)
 {
 	*pid_tgid = bpf_get_current_pid_tgid();
 	if (self_tgid && (*pid_tgid >> 32) == self_tgid)
@@ -654,7 +654,6 @@ static __always_inline int admit_call(__u32 nr, __u64 *pid_tgid, __u64 *cgroup_i
 		return 0;
 	}
 	*cgroup_id = bpf_get_current_cgroup_id();
-	count_call(*cgroup_id, nr);
 	return 1;
 }
 
@@ -667,7 +666,10 @@ static __always_inline int sys_enter(const struct vigil_sys_spec *spec, __u32 nr
 
 	if (!spec->has_data)
 		return 0; /* all at exit: sys_exit_direct() */
-	if (!admit_call(nr, &pid_tgid, &cgroup_id) || spec->mode != VIGIL_SYS_TRACE)
+	if (!admit_call(&pid_tgid, &cgroup_id))
+		return 0;
+	count_call(cgroup_id, nr);
+	if (spec->mode != VIGIL_SYS_TRACE)
 		return 0;
 
 	s = scratch();
@@ -828,20 +830,26 @@ static __always_inline int sys_exit_direct(const struct vigil_sys_spec *spec, __
 	struct vigil_sys_event *ev;
 	__u64 pid_tgid, cgroup_id;
 
-	if (!admit_call(nr, &pid_tgid, &cgroup_id))
+	if (!admit_call(&pid_tgid, &cgroup_id))
 		return 0;
 	if (spec->mode != VIGIL_SYS_TRACE || ((spec->flags & VIGIL_SYS_SPEC_FAIL_ONLY) && ret >= 0) ||
-	    !rate_allows(cgroup_id))
+	    !rate_allows(cgroup_id)) {
+		count_call(cgroup_id, nr);
 		return 0;
+	}
 	ev = bpf_ringbuf_reserve(&vigil_events, sizeof(*ev), 0);
 	if (!ev) {
+		count_call(cgroup_id, nr);
 		vigil_count(VIGIL_CNT_RB_FULL_SYSCALL);
 		return 0;
 	}
+	/* Delivered: the reader counts it (VIGIL_SYS_F_EXIT_ONLY), which spares
+	 * the traced call a hash update; and the record's one clock read serves
+	 * as both its time and its enter time. */
 	fill_call(ev, spec, nr, pid_tgid, cgroup_id, args);
 	ev->ret = ret;
 	ev->flags |= VIGIL_SYS_F_EXIT_ONLY;
-	vigil_fill_header(&ev->hdr, VIGIL_EV_SYSCALL, VIGIL_SYSCALL_VERSION, sizeof(*ev));
+	vigil_fill_header_at(&ev->hdr, VIGIL_EV_SYSCALL, VIGIL_SYSCALL_VERSION, sizeof(*ev), ev->enter_ns);
 	bpf_ringbuf_submit(ev, vigil_wakeup_flags(sizeof(*ev)));
 	return 0;
 }
@@ -863,6 +871,30 @@ struct sys_exit_ctx {
 	__u32 pad;
 	__s64 ret;
 };
+
+/* x86_64 pt_regs holds r10, r9, r8, ax, cx, dx, si and di in a row: the
+ * six argument registers in one 64-byte read instead of the whole struct. */
+struct arg_regs {
+	__u64 r10, r9, r8, ax, cx, dx, si, di;
+};
+
+/* The current task's syscall arguments from its saved user registers;
+ * 0, or -1 when they cannot be read. */
+static __always_inline int saved_args(__u64 *args)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct arg_regs r;
+
+	if (bpf_probe_read_kernel(&r, sizeof(r), (char *)regs + __builtin_offsetof(struct pt_regs, r10)) != 0)
+		return -1;
+	args[0] = r.di;
+	args[1] = r.si;
+	args[2] = r.dx;
+	args[3] = r.r10;
+	args[4] = r.r8;
+	args[5] = r.r9;
+	return 0;
+}
 
 /* x86_64 syscall arguments from the saved user registers. */
 static __always_inline void regs_args(__u64 *args, const struct pt_regs *r)
@@ -888,13 +920,10 @@ SEC("tracepoint")
 int vigil_sys_enter_tp(struct sys_enter_ctx *ctx)
 {
 	const struct vigil_sys_spec *spec = watched(ctx->nr);
-	struct pt_regs regs;
 	__u64 args[VIGIL_SYS_ARGS];
 
-	if (!spec ||
-	    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(bpf_get_current_task_btf())) != 0)
+	if (!spec || !spec->has_data || saved_args(args) != 0)
 		return 0;
-	regs_args(args, &regs);
 	return sys_enter(spec, ctx->nr, args);
 }
 
@@ -902,16 +931,14 @@ SEC("tracepoint")
 int vigil_sys_exit_tp(struct sys_exit_ctx *ctx)
 {
 	const struct vigil_sys_spec *spec = watched(ctx->nr);
-	struct pt_regs regs;
 	__u64 args[VIGIL_SYS_ARGS];
 
 	if (!spec)
 		return 0;
 	if (spec->has_data)
 		return sys_exit(spec, ctx->nr, ctx->ret);
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(bpf_get_current_task_btf())) != 0)
+	if (saved_args(args) != 0)
 		return 0;
-	regs_args(args, &regs);
 	return sys_exit_direct(spec, ctx->nr, ctx->ret, args);
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <unordered_map>
 
 namespace vigil {
 namespace {
@@ -29,10 +30,10 @@ public:
 
   Status message(const Message& msg) {
     const Descriptor* d = msg.GetDescriptor();
-    if (d->full_name() == "google.protobuf.Timestamp") {
+    if (d == google::protobuf::Timestamp::descriptor()) {
       return timestamp(static_cast<const google::protobuf::Timestamp&>(msg));
     }
-    if (d->full_name() == "google.protobuf.Duration") {
+    if (d == google::protobuf::Duration::descriptor()) {
       return duration(static_cast<const google::protobuf::Duration&>(msg));
     }
     const Reflection* r = msg.GetReflection();
@@ -49,8 +50,7 @@ public:
         out_ += ',';
       }
       first = false;
-      string(f->name());
-      out_ += ':';
+      key(f);
       if (f->is_map()) {
         if (auto st = map(msg, r, f); !st) {
           return st;
@@ -120,19 +120,16 @@ private:
     const bool one = index < 0;
     switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      fmt::format_to(std::back_inserter(out_), "{}", one ? r->GetInt32(msg, f) : r->GetRepeatedInt32(msg, f, index));
+      integer(one ? r->GetInt32(msg, f) : r->GetRepeatedInt32(msg, f, index), false);
       return okStatus();
     case FieldDescriptor::CPPTYPE_UINT32:
-      fmt::format_to(std::back_inserter(out_), "{}",
-                     one ? r->GetUInt32(msg, f) : r->GetRepeatedUInt32(msg, f, index));
+      integer(one ? r->GetUInt32(msg, f) : r->GetRepeatedUInt32(msg, f, index), false);
       return okStatus();
     case FieldDescriptor::CPPTYPE_INT64: // 64-bit integers are JSON strings
-      fmt::format_to(std::back_inserter(out_), "\"{}\"",
-                     one ? r->GetInt64(msg, f) : r->GetRepeatedInt64(msg, f, index));
+      integer(one ? r->GetInt64(msg, f) : r->GetRepeatedInt64(msg, f, index), true);
       return okStatus();
     case FieldDescriptor::CPPTYPE_UINT64:
-      fmt::format_to(std::back_inserter(out_), "\"{}\"",
-                     one ? r->GetUInt64(msg, f) : r->GetRepeatedUInt64(msg, f, index));
+      integer(one ? r->GetUInt64(msg, f) : r->GetRepeatedUInt64(msg, f, index), true);
       return okStatus();
     case FieldDescriptor::CPPTYPE_BOOL:
       out_ += (one ? r->GetBool(msg, f) : r->GetRepeatedBool(msg, f, index)) ? "true" : "false";
@@ -203,12 +200,19 @@ private:
     return okStatus();
   }
 
-  // A JSON string; input is valid UTF-8 (the decoder guarantees it).
+  // A JSON string; input is valid UTF-8 (the decoder guarantees it). Runs of
+  // characters that need no escape are appended whole: nearly all of them.
   void string(std::string_view s) {
     out_ += '"';
-    for (char ch : s) {
-      auto u = static_cast<unsigned char>(ch);
-      switch (ch) {
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      auto u = static_cast<unsigned char>(s[i]);
+      if (u >= 0x20 && u != 0x7f && u != '"' && u != '\\') {
+        continue;
+      }
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
+      switch (u) {
       case '"':
         out_ += "\\\"";
         break;
@@ -231,18 +235,46 @@ private:
         out_ += "\\f";
         break;
       default:
-        if (u < 0x20 || u == 0x7f) {
-          fmt::format_to(std::back_inserter(out_), "\\u{:04x}", u);
-        } else {
-          out_ += ch;
-        }
+        fmt::format_to(std::back_inserter(out_), "\\u{:04x}", u);
       }
     }
+    out_.append(s.data() + run, s.size() - run);
     out_ += '"';
   }
 
+  // An integer as JSON: 64-bit ones are strings in the proto3 mapping.
+  template <typename T>
+  void integer(T v, bool quoted) {
+    fmt::format_int text(v);
+    if (quoted) {
+      out_ += '"';
+    }
+    out_.append(text.data(), text.size());
+    if (quoted) {
+      out_ += '"';
+    }
+  }
+
+  // "name": for field f, escaped once per field and kept.
+  void key(const FieldDescriptor* f) {
+    auto it = keys_.find(f);
+    if (it == keys_.end()) {
+      std::string text;
+      std::swap(text, out_);
+      string(f->name());
+      out_ += ':';
+      std::swap(text, out_);
+      it = keys_.emplace(f, std::move(text)).first;
+    }
+    out_ += it->second;
+  }
+
   std::string& out_;
+  // Field keys of every message type seen: the descriptors live as long as the program.
+  static thread_local std::unordered_map<const FieldDescriptor*, std::string> keys_;
 };
+
+thread_local std::unordered_map<const FieldDescriptor*, std::string> JsonWriter::keys_;
 
 } // namespace
 

@@ -81,7 +81,9 @@ VIGIL_STATIC_ASSERT(sizeof(struct vigil_sys_spec) == 20, "vigil_sys_spec size");
 #define VIGIL_SYS_F_ID_FROM_START (1U << 0) /* exec_id derived from the process start time */
 #define VIGIL_SYS_F_DATA_TRUNC (1U << 1) /* chunks did not fit VIGIL_SYS_DATA_CAP; later ones are missing */
 #define VIGIL_SYS_F_REREAD (1U << 2) /* arguments were read at exit (an open selected by its resolved path) */
-#define VIGIL_SYS_F_EXIT_ONLY (1U << 3) /* recorded whole at exit (no memory arguments): no duration */
+#define VIGIL_SYS_F_EXIT_ONLY (1U << 3) /* recorded whole at exit (no memory arguments): no duration.
+					    Not in vigil_sys_counts: the reader counts these records
+					    itself (one map update less per traced call) */
 #define VIGIL_SYS_F_FAULT_SHIFT 8 /* bit 8 + i: argument i was unreadable at enter (kernel-internal) */
 
 /* vigil_sys_event.access: what a file syscall does to the file. */

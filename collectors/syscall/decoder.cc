@@ -876,7 +876,7 @@ Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
 
   // Every chunk must be one the spec asks for: the kernel and this decoder
   // read the same table.
-  const SyscallSpec* spec = findSpec(name);
+  const SyscallSpec* spec = findSpec(ev.nr);
   for (int i = 0; i < VIGIL_SYS_ARGS; ++i) {
     if (!chunks[i]) {
       continue;
@@ -927,9 +927,11 @@ Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
   }
 
   if (!spec) {
+    static constexpr std::array<std::string_view, VIGIL_SYS_ARGS> kRawNames = {"arg0", "arg1", "arg2",
+                                                                               "arg3", "arg4", "arg5"};
     for (int i = 0; i < VIGIL_SYS_ARGS; ++i) {
       auto* arg = sc->add_args();
-      arg->set_name(fmt::format("arg{}", i));
+      arg->set_name(std::string(kRawNames[size_t(i)]));
       arg->set_uint(ev.args[i]);
     }
     return okStatus();

@@ -1,6 +1,9 @@
 #include "collectors/syscall/syscall_collector.h"
 
 #include "shared/common.h"
+#include "shared/syscall.h"
+
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -37,7 +40,41 @@ void SyscallCollector::handleRecord(uint16_t kind, std::span<const uint8_t> reco
     return;
   }
   ++stats_.records;
+  countRecord(record);
   output_.onEvent(std::move(event));
+}
+
+void SyscallCollector::countRecord(std::span<const uint8_t> record) {
+  vigil_sys_event ev;
+  std::memcpy(&ev, record.data(), sizeof(ev)); // decode() checked the size
+  if (!(ev.flags & VIGIL_SYS_F_EXIT_ONLY)) {
+    return;
+  }
+  std::pair<uint64_t, uint32_t> key{ev.cgroup_id, ev.nr};
+  if (key == run_key_) {
+    run_count_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::lock_guard lock(counted_mu_);
+  if (uint64_t n = run_count_.exchange(1, std::memory_order_relaxed)) {
+    counted_[run_key_] += n;
+  }
+  run_key_ = key;
+}
+
+Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallCollector::counts() const {
+  auto out = bpf_->readCounts();
+  if (!out) {
+    return out;
+  }
+  std::lock_guard lock(counted_mu_);
+  for (const auto& [key, n] : counted_) {
+    (*out)[key] += n;
+  }
+  if (uint64_t n = run_count_.load(std::memory_order_relaxed)) {
+    (*out)[run_key_] += n;
+  }
+  return out;
 }
 
 void SyscallCollector::periodic(uint64_t now_ns) {

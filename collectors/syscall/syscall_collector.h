@@ -9,8 +9,10 @@
 #include "collectors/syscall/syscall_bpf.h"
 #include "vigil/collector.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 
 namespace vigil::syscall {
@@ -37,8 +39,10 @@ public:
   void detach() { bpf_->detach(); }
 
   const SyscallCollectorStats& stats() const { return stats_; }
-  // Calls per (cgroup id, syscall number) since start, summed over CPUs.
-  Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> counts() const { return bpf_->readCounts(); }
+  // Calls per (cgroup id, syscall number) since start: the kernel's counts,
+  // summed over CPUs, plus the records it left to this reader to count
+  // (VIGIL_SYS_F_EXIT_ONLY). Safe from any thread.
+  Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> counts() const;
   const SyscallBpf& bpf() const { return *bpf_; }
 
 private:
@@ -46,8 +50,18 @@ private:
 
   CollectorOutput& output_;
   std::unique_ptr<SyscallBpf> bpf_;
+  // Counts one delivered record the kernel did not count.
+  void countRecord(std::span<const uint8_t> record);
+
   Decoder decoder_;
   SyscallCollectorStats stats_;
+  // Records of one (cgroup, syscall) tend to come in runs: a run is
+  // counted in run_count_ (atomic, so counts() can read it from another
+  // thread) and moved into counted_ when the key changes.
+  mutable std::mutex counted_mu_;
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> counted_; // guarded by counted_mu_
+  std::pair<uint64_t, uint32_t> run_key_{}; // written under counted_mu_
+  std::atomic<uint64_t> run_count_{0};
 };
 
 } // namespace vigil::syscall

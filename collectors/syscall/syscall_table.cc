@@ -160,6 +160,17 @@ std::string syscallName(uint32_t nr) {
 
 std::span<const SyscallSpec> decodedSyscalls() { return kSpecs; }
 
+const SyscallSpec* findSpec(uint32_t nr) {
+  static const auto* by_nr = [] {
+    auto* v = new std::vector<const SyscallSpec*>(VIGIL_SYS_NR_MAX, nullptr);
+    for (uint32_t i = 0; i < v->size(); ++i) {
+      (*v)[i] = findSpec(syscallName(i));
+    }
+    return v;
+  }();
+  return nr < by_nr->size() ? (*by_nr)[nr] : nullptr;
+}
+
 const SyscallSpec* findSpec(std::string_view name) {
   for (const auto& spec : kSpecs) {
     if (name == spec.name) {

@@ -74,6 +74,8 @@ std::span<const SyscallSpec> decodedSyscalls();
 // The decoded spec of name, or nullptr (the syscall is captured with six raw
 // arguments then).
 const SyscallSpec* findSpec(std::string_view name);
+// The same by syscall number (a table look-up, for the decoder's hot path).
+const SyscallSpec* findSpec(uint32_t nr);
 
 // The kernel spec for capturing syscall name (decoded or raw) with mode.
 vigil_sys_spec kernelSpec(std::string_view name, uint8_t mode);

@@ -1581,6 +1581,40 @@ TEST_P(SyscallCgroupTest, CountsPerCgroupAndSyscall) {
   expectNoLoss(h);
 }
 
+// A traced call is counted as well as reported: records recorded whole at
+// exit are counted by the agent as it reads them, the rest by the kernel.
+TEST_P(SyscallCgroupTest, TracedCallsAreCountedOnce) {
+  constexpr int kCalls = 100;
+  TestCgroup cg(*root_);
+  AgentHarness h(config({"getppid", "memfd_create"}));
+
+  pid_t pid = runChildIn(cg, [](Results& r) {
+    for (int i = 0; i < kCalls; ++i) {
+      r.ret[0] += sys(SYS_getppid) > 0 ? 1 : 0;
+    }
+    int fd = int(sys(SYS_memfd_create, "vigil-counted", 0));
+    r.ret[1] = fd;
+    close(fd);
+  });
+  ASSERT_EQ(sharedResults()->ret[0], kCalls);
+  ASSERT_GE(sharedResults()->ret[1], 0);
+  settle(h, pid);
+  size_t getppids = 0;
+  for (const auto& call : allCallsOf(h.sink(), pid)) {
+    getppids += call.name() == "getppid" ? 1 : 0;
+  }
+  EXPECT_EQ(getppids, size_t(kCalls));
+  auto counts = h.agent().syscallCollector()->counts();
+  ASSERT_TRUE(counts) << counts.error().message();
+  auto it = counts->find({cg.id(), uint32_t(SYS_getppid)});
+  ASSERT_NE(it, counts->end());
+  EXPECT_EQ(it->second, uint64_t(kCalls));
+  it = counts->find({cg.id(), uint32_t(SYS_memfd_create)});
+  ASSERT_NE(it, counts->end());
+  EXPECT_EQ(it->second, 1u);
+  expectNoLoss(h);
+}
+
 // Load shedding: a cgroup over the rate limit loses records on purpose, and
 // says how many, so delivered + suppressed is exactly what it made.
 TEST_P(SyscallCgroupTest, RateLimitDropsAreCountedInSummaries) {
@@ -1627,6 +1661,13 @@ TEST_P(SyscallCgroupTest, RateLimitDropsAreCountedInSummaries) {
   EXPECT_LT(delivered, uint64_t(kCalls) / 2) << "the limit held";
   EXPECT_GE(summaries, 1u);
   EXPECT_GE(kernelCounter(h, VIGIL_CNT_RATE_LIMITED), suppressed);
+  // Every call is counted once: the suppressed ones by the kernel, the
+  // delivered ones (recorded whole at exit) by the agent.
+  auto counts = h.agent().syscallCollector()->counts();
+  ASSERT_TRUE(counts) << counts.error().message();
+  auto it = counts->find({cg.id(), uint32_t(SYS_getppid)});
+  ASSERT_NE(it, counts->end());
+  EXPECT_EQ(it->second, uint64_t(kCalls));
   expectNoLoss(h);
 }
 
