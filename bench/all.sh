@@ -147,7 +147,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- build ---------------------------------------------------------------------
 build_failed=()
 : >"$work/build.log"
-for t in vigil-agent vigil_syscall_loop vigil_rate_loop vigil_exec_loop vigil_exec_target vigil_ring_bench vigil_decode_bench \
+for t in vigil-agent vigil_syscall_loop vigil_hook_floor vigil_rate_loop vigil_exec_loop vigil_exec_target vigil_ring_bench vigil_decode_bench \
   vigil_queue_bench; do
   if ! "$root/scripts/build.sh" ${VIGIL_BUILD_JOBS:+-j "$VIGIL_BUILD_JOBS"} "$t" >>"$work/build.log" 2>&1; then
     build_failed+=("$t")
@@ -165,7 +165,7 @@ step queue_bench 300 vigil_queue_bench "$bin/vigil_queue_bench" "${gb_queue[@]}"
   --benchmark_out="$work/queue_bench.json" --benchmark_out_format=json
 
 # --- 1. syscall overhead, and the kernel's floor --------------------------------
-step syscall_overhead 1800 vigil-agent,vigil_syscall_loop "$root/bench/syscall_overhead.sh" "${so_args[@]}"
+step syscall_overhead 1800 vigil-agent,vigil_syscall_loop,vigil_hook_floor "$root/bench/syscall_overhead.sh" "${so_args[@]}"
 
 # floor: getppid loops without, with, and again without an empty program on
 # an unrelated syscall tracepoint (each "with" against the mean of the two
@@ -340,9 +340,17 @@ def syscalls():
     row("1b. traced getppid (one small record), consumer running", f"{float(tr[1]):.0f} ns/call ({delta_tr:+.0f} ns), "
         f"{drops} records dropped", f"{base:.0f} ns/call, no agent", tr[2], "≤ +50 ns, zero drops",
         "yes" if ok else "no")
+    # What any tracer pays on this kernel, without Vigil (bench/hook_floor.*).
+    for key, label in (("empty BPF program", "1c. floor: an empty BPF program on getppid's exit tracepoint (no Vigil)"),
+                       ("minimal 64-byte record", "1d. floor: a minimal 64-byte record per getppid, drained (no Vigil)")):
+        f = next((r for k, r in t.items() if key in k), None)
+        if f:
+            row(label, f"{float(f[1]):.0f} ns/call ({float(f[3]):+.0f} ns)", "the same loop with no program", f[2],
+                "below Vigil's 1b: what the +50 ns target competes with", "")
 
 
-section("syscall_overhead", ["1a. untraced getppid, agent on", "1b. traced getppid, consumer running"], syscalls)
+section("syscall_overhead", ["1a. untraced getppid, agent on", "1b. traced getppid, consumer running",
+                             "1c. floor: an empty BPF program", "1d. floor: a minimal record"], syscalls)
 
 # 2. Saturation ---------------------------------------------------------------
 sat_usage = {}

@@ -12,7 +12,9 @@
 # (bench/syscall_loop.cc). The agent runs without --stdout: its consumer reads
 # and decodes the records and discards them. Records delivered and kernel
 # drops come from the agent's final stats line. A pair during which any other
-# BPF tracer was attached (another agent) is left out.
+# BPF tracer was attached (another agent) is left out. Each round also
+# measures the floor any tracer pays here (bench/hook_floor.*): an empty
+# program on getppid's exit tracepoint, and a minimal record per call.
 # Usage (root): bench/syscall_overhead.sh [CALLS=2000000] [ROUNDS=5]
 #   openat cases make CALLS/10 calls. Builds nothing: run
 #   scripts/build.sh vigil-agent vigil_syscall_loop first.
@@ -31,9 +33,10 @@ open_calls=$((calls / 10))
 reps=100
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-bench_prepare syscall_overhead "$build" vigil_syscall_loop
+bench_prepare syscall_overhead "$build" vigil_syscall_loop vigil_hook_floor
 agent=$build/vigil-agent
 loop=$build/bench/vigil_syscall_loop
+floor=$build/bench/vigil_hook_floor
 pin=()
 if [[ -n ${VIGIL_BENCH_CPU:-} ]]; then
   pin=(taskset -c "$VIGIL_BENCH_CPU")
@@ -195,6 +198,25 @@ print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
   grep -E '^[^ ]+ (warning|error|critical) ' "$log" | cut -d' ' -f2- >>"$work/warnings" || true
 }
 
+# floor_pair ROUND MODE: the floor under a traced getppid, no Vigil involved
+# (bench/hook_floor.bpf.c): the same loop with no program, then with MODE
+# (empty: a program that returns at once on the exit tracepoint; record: the
+# smallest useful record per call, drained by a consumer thread).
+floor_pair() {
+  local out ns
+  for m in none "$2"; do
+    out=$("${pin[@]}" "$floor" "$m" "$calls" "$reps")
+    echo "  floor-$2 $m: $out"
+    ns=$(grep -o 'ns_min=[0-9.]*' <<<"$out" | cut -d= -f2)
+    if [[ $m == none ]]; then
+      printf '%s\tbase:floor-%s\tgetppid\t%s\t-\n' "$1" "$2" "$ns" >>"$work/results.tsv"
+    else
+      printf '%s\tfloor-%s\tgetppid\t%s\t-\n' "$1" "$2" "$ns" >>"$work/results.tsv"
+    fi
+  done
+  printf '%s\tfloor-%s\t0\t0\t0\t0\t0\n' "$1" "$2" >>"$work/sessions.tsv"
+}
+
 echo "syscall overhead: calls=$calls (openat $open_calls), rounds=$rounds, $(nproc) CPUs, kernel $(uname -r)," \
   "loop CPU ${VIGIL_BENCH_CPU:-unpinned}"
 for r in $(seq 1 "$rounds"); do
@@ -207,6 +229,8 @@ for r in $(seq 1 "$rounds"); do
       session "$r" "$hooks" "$kind"
     done
   done
+  floor_pair "$r" empty
+  floor_pair "$r" record
 done
 echo "end (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 if [[ -s $work/warnings ]]; then
@@ -245,7 +269,9 @@ for wl, label in (("getppid", "getppid"), ("openat_outside", "openat+close outsi
     base = [v for (case, w), by_round in ns.items() if w == wl and case.startswith("base:") for v in by_round.values()]
     if base:
         print("| %s, no agent | %.0f | 1.000 | 0 | | |" % (label, med(base)))
-    for case, what in (("tracepoint-untraced", "tracepoint, untraced"), ("tracepoint-traced", "tracepoint, traced"),
+    for case, what in (("floor-empty", "none; floor: an empty BPF program on its exit tracepoint"),
+                       ("floor-record", "none; floor: a minimal 64-byte record per call, drained"),
+                       ("tracepoint-untraced", "tracepoint, untraced"), ("tracepoint-traced", "tracepoint, traced"),
                        ("tracepoint-openat", "tracepoint"), ("dispatcher-untraced", "dispatcher, untraced"),
                        ("dispatcher-traced", "dispatcher, traced"), ("dispatcher-openat", "dispatcher")):
         with_agent, before = ns.get((case, wl), {}), ns.get(("base:" + case, wl), {})
@@ -254,7 +280,8 @@ for wl, label in (("getppid", "getppid"), ("openat_outside", "openat+close outsi
         # Each agent measurement against the no-agent one taken just before it.
         pairs = [(v, v / before[r], v - before[r]) for r, v in with_agent.items()]
         print("| %s, agent %s | %.0f | %.3f | %+.0f | %s |" % (label, what, med(p[0] for p in pairs),
-              med(p[1] for p in pairs), med(p[2] for p in pairs), drops(case)))
+              med(p[1] for p in pairs), med(p[2] for p in pairs),
+              "(no agent) | " if case.startswith("floor-") else drops(case)))
 
 # A/A: the no-agent getppid measurements of one round differ only by noise.
 spread = []

@@ -596,7 +596,7 @@ static __always_inline void fill_call(struct vigil_sys_event *ev, const struct v
 
 	ev->pid = pid_tgid >> 32;
 	ev->tid = (__u32)pid_tgid;
-	ev->exec_id = vigil_exec_id_of(task, &from_start);
+	ev->exec_id = vigil_exec_id_of_tgid(task, pid_tgid >> 32, &from_start);
 	ev->cgroup_id = cgroup_id;
 	ev->uid = (__u32)uid_gid;
 	ev->gid = uid_gid >> 32;

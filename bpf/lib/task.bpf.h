@@ -37,13 +37,14 @@ static __always_inline __u64 vigil_leader_start(struct task_struct *task)
 }
 
 /*
- * The exec_id of task's process: from the map, else derived from its start
- * time (sets *from_start). Derivation is right for processes older than the
- * agent; for others a map miss means LRU eviction, which is counted.
+ * The exec_id of task's process (thread-group id tgid): from the map, else
+ * derived from its start time (sets *from_start). Derivation is right for
+ * processes older than the agent; for others a map miss means LRU eviction,
+ * which is counted. The current task's tgid comes with
+ * bpf_get_current_pid_tgid(), without a read of the task.
  */
-static __always_inline __u64 vigil_exec_id_of(struct task_struct *task, __u32 *from_start)
+static __always_inline __u64 vigil_exec_id_of_tgid(struct task_struct *task, __u32 tgid, __u32 *from_start)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
 	__u64 *id = bpf_map_lookup_elem(&vigil_procs, &tgid);
 
 	if (id) {
@@ -52,6 +53,12 @@ static __always_inline __u64 vigil_exec_id_of(struct task_struct *task, __u32 *f
 	}
 	*from_start = 1;
 	return vigil_id_from_start(vigil_leader_start(task));
+}
+
+/* The same for any task (its tgid read from it). */
+static __always_inline __u64 vigil_exec_id_of(struct task_struct *task, __u32 *from_start)
+{
+	return vigil_exec_id_of_tgid(task, BPF_CORE_READ(task, tgid), from_start);
 }
 
 static __always_inline void vigil_set_exec_id(__u32 tgid, __u64 id, __u64 flags)
