@@ -386,7 +386,7 @@ def saturation(name, label, target, target_rate, json_mode):
         tail = (f"; above it: {above[0][2]} at {rate(above[0][0])}" if above
                 else " (all the generator offered: a lower bound)")
         measured = f"{rate(best[0])} with zero drops{tail}{per_core}"
-        row(label, measured, f"offered up to {rate(offered)} (one generator thread)", f"{best[0] / offered:.2f}",
+        row(label, measured, f"offered up to {rate(offered)} (a generator thread per CPU)", f"{best[0] / offered:.2f}",
             target, "yes" if best[0] >= target_rate else "no")
         sat_usage[name] = (best[0], best[3], max(x[4] for x in runs))
     section(name, [label], fn)

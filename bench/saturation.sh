@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Saturation: traced getppid at set rates (bench/rate_loop.cc), carried from
+# Saturation: traced getppid at set rates (bench/rate_loop.cc, a thread per
+# CPU), carried from
 # the kernel through the agent's consumer (decode and enrichment; no output
 # sink, so the consumer counts and discards). For each rate: calls made, the
 # records the agent decoded, the records the kernel dropped (ring buffer
