@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <unistd.h>
 
 namespace vigil {
@@ -191,6 +192,9 @@ void Agent::addAncestors(Event& event) const {
 
 // Events wait here (in order) while a container's metadata is on its way.
 void Agent::releaseHeld(bool all) {
+  if (held_.empty()) {
+    return; // nearly always: no clock read per batch
+  }
   auto now = std::chrono::steady_clock::now();
   while (!held_.empty()) {
     Held& h = held_.front();
@@ -217,14 +221,17 @@ void Agent::enrichBatch(QueuedEvent* batch, size_t n) {
   }
   releaseHeld(false);
   const auto wait = std::chrono::milliseconds(config_.enrich.pods.pod_wait_ms);
-  const auto now = n > 0 ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  std::optional<std::chrono::steady_clock::time_point> now; // read once, and only to hold an event
   for (size_t i = 0; i < n; ++i) {
     EventPtr event = fromQueued(batch[i]);
     // Behind a held event, every event waits its turn (order is kept).
     if (held_.empty() && pods_.fill(*event, wait.count() == 0)) {
       toSinks(event);
     } else {
-      held_.push_back({toQueued(event), now + wait});
+      if (!now) {
+        now = std::chrono::steady_clock::now();
+      }
+      held_.push_back({toQueued(event), *now + wait});
       (void)event.release();
     }
   }
