@@ -927,6 +927,14 @@ Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
   }
 
   if (!spec) {
+    if (auto it = arg_names_.find(ev.nr); it != arg_names_.end()) {
+      for (size_t i = 0; i < it->second.size(); ++i) {
+        auto* arg = sc->add_args();
+        arg->set_name(it->second[i]);
+        arg->set_uint(ev.args[i]);
+      }
+      return okStatus();
+    }
     static constexpr std::array<std::string_view, VIGIL_SYS_ARGS> kRawNames = {"arg0", "arg1", "arg2",
                                                                                "arg3", "arg4", "arg5"};
     for (int i = 0; i < VIGIL_SYS_ARGS; ++i) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace vigil::syscall {
@@ -34,9 +35,15 @@ public:
 
   const process::BootClock& clock() const { return clock_; }
 
+  // The argument names of syscall nr, which has no decoded spec (from its
+  // tracepoint format, parseEnterFormat): its records carry these arguments
+  // only, so named, instead of six raw registers arg0..arg5.
+  void setArgNames(uint32_t nr, std::vector<std::string> names) { arg_names_[nr] = std::move(names); }
+
 private:
   process::BootClock clock_;
   std::vector<WatchPrefix> prefixes_;
+  std::unordered_map<uint32_t, std::vector<std::string>> arg_names_;
 };
 
 } // namespace vigil::syscall

@@ -329,6 +329,19 @@ std::string tracepointName(const std::string& name) {
 
 } // namespace
 
+std::optional<std::vector<std::string>> SyscallBpf::argNames(uint32_t nr) {
+  std::string tp_name = tracepointName(syscallName(nr));
+  for (const char* tracefs : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    std::ifstream in(fmt::format("{}/events/syscalls/sys_enter_{}/format", tracefs, tp_name));
+    if (in) {
+      std::stringstream text;
+      text << in.rdbuf();
+      return parseEnterFormat(text.str());
+    }
+  }
+  return std::nullopt;
+}
+
 Status SyscallBpf::attachTracepoints(const std::vector<std::pair<uint32_t, bool>>& numbers) {
   std::string missing;
   for (auto [nr, needs_enter] : numbers) {

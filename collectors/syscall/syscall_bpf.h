@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,10 @@ public:
   ~SyscallBpf();
   SyscallBpf(const SyscallBpf&) = delete;
   SyscallBpf& operator=(const SyscallBpf&) = delete;
+
+  // The argument names of syscall nr from its enter tracepoint's format in
+  // tracefs (parseEnterFormat); nullopt when tracefs or the file is missing.
+  static std::optional<std::vector<std::string>> argNames(uint32_t nr);
 
   HookMode activeHooks() const { return hooks_; }
   // Watched prefixes in kernel order (record field prefix = index + 1).

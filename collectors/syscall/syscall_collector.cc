@@ -1,5 +1,6 @@
 #include "collectors/syscall/syscall_collector.h"
 
+#include "collectors/syscall/syscall_table.h"
 #include "shared/common.h"
 #include "shared/syscall.h"
 
@@ -19,7 +20,18 @@ Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const Syscall
   if (!bpf) {
     return bpf.error();
   }
-  return std::unique_ptr<SyscallCollector>(new SyscallCollector(output, std::move(*bpf)));
+  std::unique_ptr<SyscallCollector> collector(new SyscallCollector(output, std::move(*bpf)));
+  // Syscalls without a decoded spec: their arguments as the kernel names them.
+  for (const auto& name : options.trace) {
+    auto nr = syscallNumber(name);
+    if (!nr || findSpec(*nr)) {
+      continue;
+    }
+    if (auto names = SyscallBpf::argNames(*nr)) {
+      collector->decoder_.setArgNames(*nr, std::move(*names));
+    }
+  }
+  return collector;
 }
 
 void SyscallCollector::handleRecord(uint16_t kind, std::span<const uint8_t> record) {

@@ -160,6 +160,37 @@ std::string syscallName(uint32_t nr) {
 
 std::span<const SyscallSpec> decodedSyscalls() { return kSpecs; }
 
+std::optional<std::vector<std::string>> parseEnterFormat(std::string_view text) {
+  // Lines like "\tfield:unsigned int fd;\toffset:16;\tsize:8;\tsigned:0;".
+  std::vector<std::string> names;
+  bool after_nr = false;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    size_t field = line.find("field:");
+    size_t semi = field == std::string_view::npos ? field : line.find(';', field);
+    if (semi == std::string_view::npos) {
+      continue;
+    }
+    std::string_view decl = line.substr(field + 6, semi - field - 6);
+    size_t start = decl.find_last_of(" *");
+    std::string_view name = start == std::string_view::npos ? decl : decl.substr(start + 1);
+    if (name.empty()) {
+      return std::nullopt;
+    }
+    if (!after_nr) {
+      after_nr = name == "__syscall_nr";
+      continue;
+    }
+    names.emplace_back(name);
+  }
+  if (!after_nr || names.size() > VIGIL_SYS_ARGS) {
+    return std::nullopt;
+  }
+  return names;
+}
+
 const SyscallSpec* findSpec(uint32_t nr) {
   static const auto* by_nr = [] {
     auto* v = new std::vector<const SyscallSpec*>(VIGIL_SYS_NR_MAX, nullptr);

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil::syscall {
 
@@ -68,6 +69,13 @@ struct SyscallSpec {
 std::optional<uint32_t> syscallNumber(std::string_view name);
 // Name of syscall nr; "syscall_<nr>" when the table does not know it.
 std::string syscallName(uint32_t nr);
+
+// The argument names of a syscall from the text of its enter tracepoint's
+// format file (tracefs events/syscalls/sys_enter_<name>/format): the fields
+// after __syscall_nr, in order ("fd", "buf", "count" for read). nullopt when
+// the text is not a syscall enter format. A syscall without a decoded spec
+// is reported with these names and only as many arguments.
+std::optional<std::vector<std::string>> parseEnterFormat(std::string_view text);
 
 // The syscalls with decoded arguments.
 std::span<const SyscallSpec> decodedSyscalls();

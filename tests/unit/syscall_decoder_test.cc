@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include <cstddef>
@@ -30,6 +31,7 @@ namespace vigil::syscall {
 namespace {
 
 using namespace std::string_literals;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -1292,6 +1294,56 @@ TEST(SyscallTableTest, EveryDecodedSyscallIsConsistent) {
       EXPECT_GE(paths, 1) << "a file syscall needs a path to filter on";
     }
   }
+}
+
+// A syscall without a decoded spec takes its argument names and count from
+// its tracepoint's format (getppid has none, read has three).
+TEST_F(SyscallDecoderTest, UnknownSyscallTakesTheKernelsArgumentNames) {
+  decoder_.setArgNames(uint32_t(SYS_getppid), {});
+  decoder_.setArgNames(uint32_t(SYS_read), {"fd", "buf", "count"});
+  Record getppid("getppid");
+  getppid.args({7, 7, 7}).ret(1);
+  EXPECT_EQ(decodeOk(getppid).args_size(), 0);
+
+  Record read("read");
+  read.args({3, 0x7fff0000, 4096, 9, 9, 9}).ret(12);
+  const auto& sc = decodeOk(read);
+  ASSERT_EQ(sc.args_size(), 3);
+  EXPECT_EQ(arg(sc, "fd").uint(), 3u);
+  EXPECT_EQ(arg(sc, "buf").uint(), 0x7fff0000u);
+  EXPECT_EQ(arg(sc, "count").uint(), 4096u);
+
+  // Names not given: six raw registers, as before.
+  Record getpid("getpid");
+  EXPECT_EQ(decodeOk(getpid).args_size(), 6);
+}
+
+TEST(SyscallTableTest, ParsesEnterFormats) {
+  constexpr std::string_view kRead = "name: sys_enter_read\nID: 842\nformat:\n"
+                                     "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                                     "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+                                     "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
+                                     "\tfield:unsigned int fd;\toffset:16;\tsize:8;\tsigned:0;\n"
+                                     "\tfield:char * buf;\toffset:24;\tsize:8;\tsigned:0;\n"
+                                     "\tfield:size_t count;\toffset:32;\tsize:8;\tsigned:0;\n\n"
+                                     "print fmt: \"fd: 0x%08lx, buf: 0x%08lx\", ...\n";
+  auto names = parseEnterFormat(kRead);
+  ASSERT_TRUE(names);
+  EXPECT_THAT(*names, ElementsAre("fd", "buf", "count"));
+
+  auto none = parseEnterFormat("name: sys_enter_getppid\nformat:\n"
+                               "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\nprint fmt: \"\"\n");
+  ASSERT_TRUE(none);
+  EXPECT_THAT(*none, IsEmpty());
+
+  // Not a syscall's enter format: no __syscall_nr, or more than six arguments.
+  EXPECT_FALSE(parseEnterFormat("name: sched_switch\n\tfield:char prev_comm[16];\toffset:8;\n"));
+  EXPECT_FALSE(parseEnterFormat(""));
+  std::string seven = "\tfield:int __syscall_nr;\toffset:8;\n";
+  for (int i = 0; i < 7; ++i) {
+    seven += "\tfield:long a" + std::to_string(i) + ";\toffset:16;\n";
+  }
+  EXPECT_FALSE(parseEnterFormat(seven));
 }
 
 TEST(SyscallTableTest, UnknownNamesHaveNoSpec) {
