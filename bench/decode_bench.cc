@@ -159,6 +159,7 @@ std::vector<uint8_t> getppidRecord() {
 void BM_SyscallDecodeEnrich(benchmark::State& state, bool json) {
   Decoder exec_decoder(BootClock(0));
   vigil::syscall::Decoder decoder(BootClock(0), {});
+  decoder.setArgNames(SYS_getppid, {}); // as the agent does, from its tracepoint format
   vigil::ProcessCache cache;
   {
     Event exec;
@@ -210,6 +211,20 @@ void BM_RenderJsonExec(benchmark::State& state) {
   state.counters["bytes"] = double(json.size());
 }
 BENCHMARK(BM_RenderJsonExec);
+
+// The same with the reflection writer renderJson's generated writer replaced
+// (kept as the reference the tests compare it with).
+void BM_RenderJsonExecReflection(benchmark::State& state) {
+  const Event event = decodedExec();
+  std::string json;
+  for (auto _ : state) {
+    auto st = vigil::renderJsonReflection(event, json);
+    benchmark::DoNotOptimize(st.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = double(json.size());
+}
+BENCHMARK(BM_RenderJsonExecReflection);
 
 // The binary form (the audit log's wire record), for comparison with JSON.
 void BM_SerializeExec(benchmark::State& state) {

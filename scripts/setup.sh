@@ -10,7 +10,7 @@ PACKAGES=(
   # BPF: clang-19 for better BPF codegen, libbpf + bpftool for loading and skeletons
   clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev
   # libraries
-  libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
+  libprotobuf-dev libprotoc-dev protobuf-compiler libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libreaderwriterqueue-dev libboost-dev
   # used by tests and the run script

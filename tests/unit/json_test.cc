@@ -1,6 +1,7 @@
 // JSON lines rendered from the proto contract, and parsed back.
 
 #include "agent/sinks/json.h"
+#include "vigil/v1/event.json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vigil {
 namespace {
@@ -242,6 +245,325 @@ TEST(JsonRendererTest, NegativeDurationAndOutOfRangeTimestamp) {
   EXPECT_THAT(ours, HasSubstr("\"duration\":\"-1.500s\""));
   e.mutable_time()->set_seconds(300'000'000'000LL);
   EXPECT_FALSE(renderJson(e, ours));
+}
+
+} // namespace
+} // namespace vigil
+
+// The generated writer (renderJson) against the reflection writer it must
+// match byte for byte (renderJsonReflection), on events built by reflection
+// so that no field is forgotten when the contract grows.
+namespace vigil {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// Both writers give the same bytes, or fail with the same error. The
+// generated writer is also called directly: renderJson falls back on the
+// reflection writer when it fails.
+void expectSameAsReflection(const Event& e) {
+  std::string reference = "stale";
+  auto reference_st = renderJsonReflection(e, reference);
+  std::string generated;
+  EXPECT_EQ(v1::json::writeJson(e, generated), reference_st.ok())
+      << (reference_st.ok() ? "" : reference_st.error().message());
+  if (reference_st.ok()) {
+    EXPECT_EQ(generated, reference);
+  }
+  std::string rendered = "stale";
+  auto rendered_st = renderJson(e, rendered);
+  ASSERT_EQ(rendered_st.ok(), reference_st.ok());
+  if (rendered_st.ok()) {
+    EXPECT_EQ(rendered, reference);
+  } else {
+    EXPECT_EQ(rendered_st.error().message(), reference_st.error().message());
+  }
+}
+
+// Characters a JSON string must escape, and some it must not.
+const std::string kNeedsEscapes = "quote\" back\\ nl\n tab\t ctl\x01 del\x7f \xc3\xa9";
+
+// Sub-second parts at each precision the writers print: none, ms, us, ns.
+constexpr int32_t kNanos[] = {0, 5'000'000, 7'000, 123'456'789};
+
+// Sets every field of a message, recursively, to values that differ from
+// the defaults and from each other: scalars non-zero (negative where signed,
+// above 2^53 for 64-bit), strings with characters needing escapes, lists of
+// 2, maps of 2 entries (added out of key order), enums non-zero. A oneof
+// gets member `kind` in the event itself, and a member that varies with the
+// variant and the list position below it.
+class Filler {
+public:
+  Filler(int kind, int variant) : kind_(kind), variant_(variant) {}
+
+  void fill(Message& msg, int depth = 0, int element = 0) {
+    const Descriptor* d = msg.GetDescriptor();
+    const Reflection* r = msg.GetReflection();
+    if (d == google::protobuf::Timestamp::descriptor()) {
+      const int n = next();
+      r->SetInt64(&msg, d->FindFieldByName("seconds"), 1'700'000'000LL + int64_t(n) * 86'400 * 397 + n);
+      r->SetInt32(&msg, d->FindFieldByName("nanos"), kNanos[(variant_ + n) % 4]);
+      return;
+    }
+    if (d == google::protobuf::Duration::descriptor()) {
+      const int n = next();
+      const int sign = n % 2 == 0 ? 1 : -1; // negative durations too, "-0.005s" among them
+      r->SetInt64(&msg, d->FindFieldByName("seconds"), sign * int64_t(n % 3) * 3'601);
+      r->SetInt32(&msg, d->FindFieldByName("nanos"), sign * kNanos[(variant_ + n) % 4]);
+      return;
+    }
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (const auto* oneof = f->real_containing_oneof(); oneof != nullptr) {
+        const int choice = depth == 0 ? kind_ : (variant_ + element) % oneof->field_count();
+        if (oneof->field(choice % oneof->field_count()) != f) {
+          continue;
+        }
+      }
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && depth >= kMaxDepth) {
+        continue;
+      }
+      if (f->is_map()) {
+        const FieldDescriptor* key = f->message_type()->map_key();
+        const FieldDescriptor* value = f->message_type()->map_value();
+        for (int k = 0; k < 2; ++k) {
+          Message* entry = r->AddMessage(&msg, f);
+          set(*entry, key, depth + 1, k);
+          set(*entry, value, depth + 1, k);
+        }
+      } else if (f->is_repeated()) {
+        for (int k = 0; k < 2; ++k) {
+          set(msg, f, depth, k);
+        }
+      } else {
+        set(msg, f, depth, element);
+      }
+    }
+  }
+
+private:
+  static constexpr int kMaxDepth = 6;
+
+  int next() { return ++counter_; }
+
+  // Sets f, or adds to it when it is a list.
+  void set(Message& msg, const FieldDescriptor* f, int depth, int element) {
+    const Reflection* r = msg.GetReflection();
+    const bool add = f->is_repeated();
+    const int n = next();
+    switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: {
+      const auto v = int32_t(n % 2 == 0 ? 1'000'003 * n : -1'000'003 * n);
+      add ? r->AddInt32(&msg, f, v) : r->SetInt32(&msg, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_UINT32: {
+      const auto v = uint32_t(4'000'000'000u + uint32_t(n));
+      add ? r->AddUInt32(&msg, f, v) : r->SetUInt32(&msg, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_INT64: {
+      const int64_t v = n % 2 == 0 ? 9'007'199'254'740'993LL + n : -9'000'000'000'000'000'000LL + n;
+      add ? r->AddInt64(&msg, f, v) : r->SetInt64(&msg, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      const uint64_t v = 18'000'000'000'000'000'000ULL + uint64_t(n);
+      add ? r->AddUInt64(&msg, f, v) : r->SetUInt64(&msg, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      add ? r->AddBool(&msg, f, true) : r->SetBool(&msg, f, true);
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const auto* e = f->enum_type();
+      const auto* v = e->value(e->value_count() > 1 ? 1 + n % (e->value_count() - 1) : 0);
+      add ? r->AddEnum(&msg, f, v) : r->SetEnum(&msg, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      // Map keys: the second sorts before the first ("key" < "quote").
+      std::string v = element == 0 ? kNeedsEscapes + std::to_string(n) : "key " + std::to_string(n);
+      add ? r->AddString(&msg, f, v) : r->SetString(&msg, f, v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      fill(add ? *r->AddMessage(&msg, f) : *r->MutableMessage(&msg, f), depth + 1, element);
+      break;
+    default: // floating point: the contract has none, and neither writer renders it
+      ADD_FAILURE() << "no test value for " << f->full_name();
+    }
+  }
+
+  int kind_;
+  int variant_;
+  int counter_ = 0;
+};
+
+TEST(GeneratedJsonTest, DefaultEventIsTheSame) {
+  expectSameAsReflection(Event());
+  Event e;
+  std::string line;
+  ASSERT_TRUE(renderJson(e, line).ok());
+  EXPECT_EQ(line, R"({"node":"","seq":"0","ktime_ns":"0","ancestors":[]})");
+}
+
+TEST(GeneratedJsonTest, EmptyBodyOfEveryKindIsTheSame) {
+  const auto* body = Event::descriptor()->FindOneofByName("body");
+  ASSERT_NE(body, nullptr);
+  for (int kind = 0; kind < body->field_count(); ++kind) {
+    SCOPED_TRACE(body->field(kind)->name());
+    Event e;
+    e.GetReflection()->MutableMessage(&e, body->field(kind));
+    expectSameAsReflection(e);
+  }
+}
+
+TEST(GeneratedJsonTest, EveryKindWithEveryFieldSetIsTheSameAndRoundTrips) {
+  const auto* body = Event::descriptor()->FindOneofByName("body");
+  for (int kind = 0; kind < body->field_count(); ++kind) {
+    for (int variant = 0; variant < 4; ++variant) {
+      SCOPED_TRACE(body->field(kind)->name() + " variant " + std::to_string(variant));
+      Event e;
+      Filler(kind, variant).fill(e);
+      ASSERT_TRUE(e.GetReflection()->HasField(e, body->field(kind)));
+      expectSameAsReflection(e);
+
+      std::string line;
+      ASSERT_TRUE(renderJson(e, line).ok());
+      Event parsed;
+      auto st = parseJson(line, parsed);
+      ASSERT_TRUE(st.ok()) << st.error().message() << "\n" << line;
+      EXPECT_TRUE(MessageDifferencer::Equals(e, parsed)) << e.ShortDebugString() << "\n" << parsed.ShortDebugString();
+    }
+  }
+}
+
+// Strings are scanned 8 bytes at a time: every byte value at every place in a word.
+TEST(GeneratedJsonTest, EveryByteAtEveryOffsetIsEscapedTheSame) {
+  Event e;
+  for (int c = 0; c < 256; ++c) {
+    for (size_t offset = 0; offset < 17; ++offset) {
+      e.set_node(std::string(offset, 'a') + char(c) + std::string(9, 'b') + char(c));
+      SCOPED_TRACE("byte " + std::to_string(c) + " at " + std::to_string(offset));
+      expectSameAsReflection(e);
+    }
+  }
+}
+
+TEST(GeneratedJsonTest, TimestampsAcrossTheRangeAreTheSame) {
+  std::vector<int64_t> seconds = {
+      -62'135'596'800LL, // 0001-01-01T00:00:00
+      253'402'300'799LL, // 9999-12-31T23:59:59
+      -1,
+      0,
+      1,
+      86'399,
+      86'400,
+      951'782'399,     // 2000-02-28T23:59:59
+      951'868'800,     // 2000-03-01 (2000 is a leap year)
+      4'107'542'399,   // 2100-02-28T23:59:59
+      4'107'542'400,   // 2100-03-01 (2100 is not)
+      -2'203'977'600,  // 1900-03-01
+      -12'219'292'800, // 1582-10-15
+  };
+  uint64_t x = 88172645463325252ULL; // xorshift: spread over the whole range
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    seconds.push_back(-62'135'596'800LL + int64_t(x % uint64_t(253'402'300'799LL + 62'135'596'800LL + 1)));
+  }
+  Event e;
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    e.mutable_time()->set_seconds(seconds[i]);
+    e.mutable_time()->set_nanos(kNanos[i % 4]);
+    SCOPED_TRACE(e.time().ShortDebugString());
+    expectSameAsReflection(e);
+  }
+  e.mutable_time()->set_nanos(999'999'999);
+  expectSameAsReflection(e);
+}
+
+TEST(GeneratedJsonTest, DurationsAreTheSame) {
+  Event e;
+  auto* d = e.mutable_exit()->mutable_duration();
+  for (int64_t secs : {0LL, 1LL, -1LL, 59LL, 315'576'000'000LL, -315'576'000'000LL, 9'223'372'036'854'775'807LL}) {
+    for (int32_t nanos : kNanos) {
+      for (int sign : {1, -1}) {
+        if (secs != 0 && (secs < 0) != (sign < 0)) {
+          continue;
+        }
+        d->set_seconds(secs);
+        d->set_nanos(sign * nanos);
+        SCOPED_TRACE(d->ShortDebugString());
+        expectSameAsReflection(e);
+      }
+    }
+  }
+  d->set_seconds(-1);
+  d->set_nanos(-1);
+  std::string line;
+  ASSERT_TRUE(renderJson(e, line).ok());
+  EXPECT_THAT(line, HasSubstr("\"duration\":\"-1.000000001s\""));
+}
+
+TEST(GeneratedJsonTest, ValuesWithNoJsonFormFailTheSameWay) {
+  const std::pair<int64_t, int32_t> bad_times[] = {
+      {253'402'300'800LL, 0}, {-62'135'596'801LL, 0}, {0, -1}, {0, 1'000'000'000}};
+  for (auto [secs, nanos] : bad_times) {
+    Event e;
+    e.set_seq(9);
+    e.mutable_time()->set_seconds(secs);
+    e.mutable_time()->set_nanos(nanos);
+    expectSameAsReflection(e);
+    std::string line;
+    auto st = renderJson(e, line);
+    ASSERT_FALSE(st.ok());
+    EXPECT_THAT(st.error().message(), HasSubstr("rendering event seq 9 as JSON"));
+  }
+  const std::pair<int64_t, int32_t> bad_durations[] = {{1, -1}, {-1, 1}, {0, 1'000'000'000}, {0, -1'000'000'000}};
+  for (auto [secs, nanos] : bad_durations) {
+    Event e;
+    e.mutable_syscall()->mutable_duration()->set_seconds(secs);
+    e.mutable_syscall()->mutable_duration()->set_nanos(nanos);
+    expectSameAsReflection(e);
+    std::string line;
+    EXPECT_FALSE(renderJson(e, line).ok());
+  }
+}
+
+TEST(GeneratedJsonTest, UnknownEnumValueIsTheSame) {
+  Event e = execEvent();
+  e.mutable_exec()->mutable_process()->set_source(static_cast<v1::ProcessSource>(77));
+  expectSameAsReflection(e);
+  std::string line;
+  ASSERT_TRUE(renderJson(e, line).ok());
+  EXPECT_THAT(line, HasSubstr("\"source\":\"UNKNOWN_ENUM_VALUE_ProcessSource_77\""));
+}
+
+TEST(GeneratedJsonTest, MapEntriesAreInKeyOrder) {
+  Event a = execEvent();
+  Event b = execEvent();
+  auto& labels_a = *a.mutable_exec()->mutable_process()->mutable_pod()->mutable_labels();
+  auto& labels_b = *b.mutable_exec()->mutable_process()->mutable_pod()->mutable_labels();
+  const std::vector<std::string> keys = {"zone", "app", "tier", "\xc3\xa9t\xc3\xa9", "Version", "a\"b", ""};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    labels_a[keys[i]] = "v" + std::to_string(i);
+    labels_b[keys[keys.size() - 1 - i]] = "v" + std::to_string(keys.size() - 1 - i);
+  }
+  expectSameAsReflection(a);
+  expectSameAsReflection(b);
+  std::string line_a;
+  std::string line_b;
+  ASSERT_TRUE(renderJson(a, line_a).ok());
+  ASSERT_TRUE(renderJson(b, line_b).ok());
+  EXPECT_EQ(line_a, line_b);
+  EXPECT_THAT(line_a, HasSubstr(R"("labels":{"":"v6","Version":"v4","a\"b":"v5","app":"v1","tier":"v2","zone":"v0",)"
+                                "\"\xc3\xa9t\xc3\xa9\":\"v3\"}"));
 }
 
 } // namespace
