@@ -26,8 +26,8 @@ Result<std::unique_ptr<ProcessCollector>> ProcessCollector::create(const Process
 }
 
 Status ProcessCollector::start() {
-  auto ring = loader::RingBuffer::create(bpf_->ringFd(),
-                                         [this](std::span<const uint8_t> r) { onRecord(r); });
+  auto ring = loader::RingBuffer::create(
+      bpf_->ringFd(), [this](std::span<const uint8_t> r) { onRecord(r); }, options_.wakeup_bytes > 0);
   if (!ring) {
     return ring.error();
   }

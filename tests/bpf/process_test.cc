@@ -463,6 +463,39 @@ TEST_P(ProcessTest, RingBufferOverflowIsCountedByKind) {
   EXPECT_LT(delivered_exec, uint64_t(kRuns));
 }
 
+// The ring consumer (agent/loader/ring_buffer.*) under both wakeup rules:
+// a small ring wraps many times while the agent runs, and every record
+// arrives whole (one that wrapped around the end reads as one piece), with
+// none lost and none left waiting.
+TEST_P(ProcessTest, SmallRingWrapsWithoutLossUnderEitherWakeupRule) {
+  for (uint32_t wakeup : {0u, 4096u}) {
+    SCOPED_TRACE("wakeup_bytes " + std::to_string(wakeup));
+    AgentConfig c = config();
+    c.process.ring_bytes = 64 << 10; // ~200 exec, fork and exit records: 150 execs wrap it ~5 times
+    c.process.wakeup_bytes = wakeup;
+    AgentHarness h(c);
+
+    constexpr int kRuns = 150;
+    std::vector<pid_t> pids;
+    for (int i = 0; i < kRuns; ++i) {
+      pid_t pid = spawn({{"/bin/true", "wrap", std::to_string(i)}});
+      ASSERT_EQ(waitStatus(pid), 0);
+      pids.push_back(pid);
+    }
+    // Delivered while running: the tail comes with the poll timeout at the latest.
+    for (size_t i = 0; i < pids.size(); ++i) {
+      auto ev = h.sink().waitFor(execOf(pids[i]), std::chrono::seconds(5));
+      ASSERT_TRUE(ev) << "exec " << i << " of " << kRuns << " not delivered";
+      ASSERT_EQ(ev->exec().process().args_size(), 3);
+      EXPECT_EQ(ev->exec().process().args(2), std::to_string(i));
+    }
+    EXPECT_EQ(h.agent().processCollector().stats().decode_errors, 0u);
+    auto counters = h.agent().processCollector().kernelCounters();
+    ASSERT_TRUE(counters);
+    EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_EXEC], 0u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Hooks, ProcessTest,
                          ::testing::Values(process::HookMode::Btf, process::HookMode::Tracepoint),
                          [](const auto& info) { return std::string(process::hookModeName(info.param)); });
