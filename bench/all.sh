@@ -20,15 +20,15 @@
 #
 # Usage (root): bench/all.sh [--quick]
 #   --quick (about 5 minutes here):
-#     syscall_overhead.sh 500000 1; floor: 3 rounds of 500000 getppid;
-#     saturation.sh 2 50000 100000 200000 400000 800000;
-#     saturation.sh --json 2 10000 25000 50000 100000 200000;
+#     syscall_overhead.sh 500000 3; floor: 3 rounds of 500000 getppid;
+#     saturation.sh 2 100000 200000 400000 500000 600000 700000 800000;
+#     saturation.sh --json 2 50000 100000 200000 250000 300000 350000 400000;
 #     ring_bench.sh --quick; exec_storm.sh 1000 1; idle 10 s;
 #     decode bench --benchmark_min_time=0.2; queue bench as it is (fixed iterations).
 #   full (the default; about 25 minutes here):
 #     syscall_overhead.sh 1000000 5; floor: 5 rounds of 1000000 getppid;
-#     saturation.sh 3 (default rates, and 1000000);
-#     saturation.sh --json 3 10000 25000 50000 100000 200000 300000 400000 600000;
+#     saturation.sh 3 25000 50000 100000 200000 300000 400000 500000 600000 700000 800000 1000000;
+#     saturation.sh --json 3 10000 25000 50000 100000 200000 250000 300000 350000 400000 600000;
 #     ring_bench.sh (whole matrix); exec_storm.sh 3000 3; idle 10 s;
 #     both Google benchmarks with --benchmark_repetitions=5 (medians).
 # Environment: VIGIL_BUILD_DIR (default build/); VIGIL_BUILD_JOBS (ninja -j
@@ -68,11 +68,11 @@ cleanup() {
 trap cleanup EXIT
 
 if ((quick)); then
-  so_args=(500000 1)
+  so_args=(500000 3)
   floor_calls=500000
   floor_rounds=3
-  sat_args=(2 50000 100000 200000 400000 800000)
-  json_args=(2 10000 25000 50000 100000 200000)
+  sat_args=(2 100000 200000 400000 500000 600000 700000 800000)
+  json_args=(2 50000 100000 200000 250000 300000 350000 400000)
   ring_args=(--quick)
   storm_args=(1000 1)
   gb_decode=(--benchmark_min_time=0.2)
@@ -81,8 +81,8 @@ else
   so_args=(1000000 5)
   floor_calls=1000000
   floor_rounds=5
-  sat_args=(3 25000 50000 100000 200000 300000 400000 600000 1000000)
-  json_args=(3 10000 25000 50000 100000 200000 300000 400000 600000)
+  sat_args=(3 25000 50000 100000 200000 300000 400000 500000 600000 700000 800000 1000000)
+  json_args=(3 10000 25000 50000 100000 200000 250000 300000 350000 400000 600000)
   ring_args=()
   storm_args=(3000 3)
   gb_decode=(--benchmark_repetitions=5 --benchmark_report_aggregates_only=true)
@@ -555,12 +555,22 @@ def decode():
             row(f"5c. decode an {kind.lower()} record into pooled event memory", f"{p[0]:.0f} ns ({rate(p[1])} per core)",
                 f"decode into a new event: {d[0]:.0f} ns", f"{p[0] / d[0]:.2f}", "", "")
     js, pb = g["BM_RenderJsonExec"], g["BM_RenderJsonExecProtobufPrinter"]
-    row("5d. JSON rendering of an exec event (Vigil's renderer)", f"{js[0]:.0f} ns",
-        f"protobuf's JSON printer: {pb[0]:.0f} ns", f"{js[0] / pb[0]:.2f}", "", "")
+    refl = g.get("BM_RenderJsonExecReflection")
+    row("5d. JSON rendering of an exec event (Vigil's generated writer)", f"{js[0]:.0f} ns",
+        (f"Vigil's reflection writer: {refl[0]:.0f} ns; " if refl else "") + f"protobuf's JSON printer: {pb[0]:.0f} ns",
+        f"{js[0] / (refl or pb)[0]:.2f}", "", "")
     er = g["BM_DecodeEnrichRenderExec"]
     row("5e. decode + enrich + JSON, exec event (what --stdout does)", f"{er[0]:.0f} ns ({rate(er[1])} per core)",
         f"copy: {copy:.1f} ns", f"{er[0] / copy:.0f}×", "1 M/s through JSON (issue) needs ≤ 1 µs per event per core",
         "yes" if er[0] <= 1000 else "no")
+    sc, sj = g.get("BM_SyscallDecodeEnrich/Count"), g.get("BM_SyscallDecodeEnrich/Json")
+    if sc and sj:
+        row("5i. decode + enrich, a traced getppid (the saturation benchmarks' small event)",
+            f"{sc[0]:.0f} ns ({rate(sc[1])} per core)", f"copy: {copy:.1f} ns", f"{sc[0] / copy:.0f}×",
+            "4 M/s to a counting sink needs ≤ 250 ns per event on one core", "yes" if sc[0] <= 250 else "no")
+        row("5j. decode + enrich + JSON, a traced getppid", f"{sj[0]:.0f} ns ({rate(sj[1])} per core)",
+            f"decode + enrich: {sc[0]:.0f} ns", f"{sj[0] / sc[0]:.2f}",
+            "1 M/s through JSON needs ≤ 1 µs per event on one core", "yes" if sj[0] <= 1000 else "no")
     ser = [k for k in g if "Serialize" in k]
     if ser:
         for k in ser:
