@@ -379,11 +379,18 @@ def saturation(name, label, target, target_rate, json_mode):
             row(label, f"no rate carried without loss (lowest: {runs[0][2]} at {rate(runs[0][0])})",
                 f"offered up to {rate(offered)}", "", target, "no")
             return
-        best = max(carried, key=lambda x: x[0])
-        above = [x for x in runs if not x[1] and x[0] > best[0]]
+        # The saturation point: the highest rate below the first one that
+        # lost anything (a later clean rate does not undo an earlier loss).
+        first_loss = min((x[0] for x in runs if not x[1]), default=None)
+        clean = [x for x in carried if first_loss is None or x[0] < first_loss] or carried
+        best = max(clean, key=lambda x: x[0])
+        above = sorted((x for x in runs if not x[1] and x[0] > best[0]), key=lambda x: x[0])
+        later = [x for x in carried if first_loss is not None and x[0] > first_loss]
+        if later:
+            above = above[:1] + [(later[0][0], False, "none dropped again", "", 0)]
         cpu = float(best[3])
         per_core = f"; ≈ {rate(best[0] * 100 / cpu)} per agent core at {cpu:.0f}% CPU" if cpu > 0 else ""
-        tail = (f"; above it: {above[0][2]} at {rate(above[0][0])}" if above
+        tail = ("; above it: " + ", ".join(f"{x[2]} at {rate(x[0])}" for x in above) if above
                 else " (all the generator offered: a lower bound)")
         measured = f"{rate(best[0])} with zero drops{tail}{per_core}"
         row(label, measured, f"offered up to {rate(offered)} (a generator thread per CPU)", f"{best[0] / offered:.2f}",
