@@ -2,9 +2,9 @@
 
 #include "shared/process.h"
 
-#include <algorithm>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
