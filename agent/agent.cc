@@ -348,6 +348,14 @@ Result<int> Agent::pollOnce(int timeout_ms) {
   if (!n) {
     return n.error();
   }
+  // The pool's idle arenas are reset here, on the thread that builds events,
+  // once the stream pauses after a burst.
+  if (*n > 0) {
+    pool_trim_due_ = true;
+  } else if (pool_trim_due_) {
+    pool_.trim();
+    pool_trim_due_ = false;
+  }
   periodic();
   if (enrich_thread_on_) {
     enrich_q_.publish(); // one wakeup of the enrich thread per poll round

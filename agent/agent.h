@@ -117,6 +117,7 @@ private:
   std::string node_;
   // Declared first, destroyed last: events still in flight point into it.
   pipeline::EventPool pool_;
+  bool pool_trim_due_ = false; // events were built since the pool was last trimmed (capture thread)
   std::vector<EventSinkPtr> sinks_;
   std::unique_ptr<process::ProcessCollector> process_;
   std::unique_ptr<syscall::SyscallCollector> syscall_;

@@ -28,7 +28,7 @@ YAML
     apid=$!
     for _ in $(seq 100); do grep -q capturing "$work/agent.err" && break; sleep 0.1; done
     t0=$(awk '{print $14+$15}' "/proc/$apid/stat")
-    "$build/bench/vigil_rate_loop" "$rate" 3 >"$work/loop.out" 2>&1
+    "$build/bench/vigil_rate_loop" "$rate" 3 ${VIGIL_BENCH_GEN_THREADS:-} >"$work/loop.out" 2>&1
     t1=$(awk '{print $14+$15}' "/proc/$apid/stat")
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$apid/status")
     kill -TERM "$apid"

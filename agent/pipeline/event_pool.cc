@@ -14,15 +14,26 @@ struct EventPool::Slot final : EventRecycler {
     return o;
   }
 
+  // Any thread: the event lives in the arena, which the next acquire (or a
+  // trim) resets on the thread that builds events, so the memory its strings
+  // took from malloc goes back to the thread that took it.
   void recycle(Event* event) override {
-    (void)event; // lives in the arena: the reset frees it (no destructor to run)
-    arena.Reset();
+    (void)event; // no destructor to run
     pool.giveBack(this);
+  }
+
+  // On the building thread: frees what the last event used beyond the block.
+  void reset() {
+    if (dirty) {
+      arena.Reset();
+      dirty = false;
+    }
   }
 
   EventPool& pool;
   std::unique_ptr<char[]> block;
   google::protobuf::Arena arena;
+  bool dirty = false; // holds a finished event's memory
 };
 
 EventPool::EventPool(size_t max_slots, size_t block_bytes)
@@ -47,7 +58,21 @@ EventPtr EventPool::acquire() {
     heap_events_.fetch_add(1, std::memory_order_relaxed);
     return EventPtr(new Event());
   }
+  slot->reset();
+  slot->dirty = true;
   return EventPtr(google::protobuf::Arena::CreateMessage<Event>(&slot->arena), EventDeleter(slot));
+}
+
+void EventPool::trim() {
+  std::vector<Slot*> taken;
+  Slot* slot = nullptr;
+  while (free_.pop(slot)) {
+    slot->reset();
+    taken.push_back(slot);
+  }
+  for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
+    free_.bounded_push(*it); // the same order as before
+  }
 }
 
 void EventPool::giveBack(Slot* slot) {

@@ -141,6 +141,34 @@ TEST(EventPool, ReusesTheMemoryOfReturnedEvents) {
   EXPECT_EQ(s.free, 1u);
 }
 
+// Trimming resets the idle arenas in place: no slot is lost, and the next
+// events still start empty.
+TEST(EventPool, TrimKeepsEverySlot) {
+  EventPool pool(8, 1024);
+  {
+    std::vector<EventPtr> held;
+    for (int i = 0; i < 5; ++i) {
+      held.push_back(pool.acquire());
+      held.back()->set_seq(uint64_t(i) + 1);
+      held.back()->mutable_exec()->mutable_process()->set_binary(std::string(3000, 'x'));
+    }
+  }
+  ASSERT_EQ(pool.stats().free, 5u);
+  pool.trim();
+  pool.trim(); // nothing left to reset: harmless
+  EXPECT_EQ(pool.stats().free, 5u);
+  std::vector<EventPtr> again;
+  for (int i = 0; i < 5; ++i) {
+    again.push_back(pool.acquire());
+    EXPECT_EQ(again.back()->seq(), 0u);
+    EXPECT_FALSE(again.back()->has_exec());
+  }
+  auto s = pool.stats();
+  EXPECT_EQ(s.slots, 5u);
+  EXPECT_EQ(s.reused, 5u);
+  EXPECT_EQ(s.heap_events, 0u);
+}
+
 TEST(EventPool, FallsBackToTheHeapWhenEverySlotIsInUse) {
   EventPool pool(2, 1024);
   std::vector<EventPtr> held;
