@@ -187,9 +187,6 @@ void BM_SyscallDecodeEnrich(benchmark::State& state, bool json) {
   if (json) {
     state.counters["bytes"] = double(out.size());
   }
-  if (getenv("VIGIL_BENCH_PRINT")) {
-    fprintf(stderr, "%s\n", out.c_str());
-  }
 }
 BENCHMARK_CAPTURE(BM_SyscallDecodeEnrich, Count, false);
 BENCHMARK_CAPTURE(BM_SyscallDecodeEnrich, Json, true);
