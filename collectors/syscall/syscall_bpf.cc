@@ -327,19 +327,33 @@ std::string tracepointName(const std::string& name) {
   return it == renamed.end() ? name : it->second;
 }
 
-} // namespace
-
-std::optional<std::vector<std::string>> SyscallBpf::argNames(uint32_t nr) {
-  std::string tp_name = tracepointName(syscallName(nr));
+// The tracefs directory of the enter tracepoint tp_name
+// (events/syscalls/sys_enter_<tp_name>), under either mount point; nullopt
+// when neither has it.
+std::optional<std::string> enterEventDir(const std::string& tp_name) {
   for (const char* tracefs : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
-    std::ifstream in(fmt::format("{}/events/syscalls/sys_enter_{}/format", tracefs, tp_name));
-    if (in) {
-      std::stringstream text;
-      text << in.rdbuf();
-      return parseEnterFormat(text.str());
+    std::string dir = fmt::format("{}/events/syscalls/sys_enter_{}", tracefs, tp_name);
+    if (access(dir.c_str(), F_OK) == 0) {
+      return dir;
     }
   }
   return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::vector<std::string>> SyscallBpf::argNames(uint32_t nr) {
+  auto dir = enterEventDir(tracepointName(syscallName(nr)));
+  if (!dir) {
+    return std::nullopt;
+  }
+  std::ifstream in(*dir + "/format");
+  if (!in) {
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseEnterFormat(text.str());
 }
 
 Status SyscallBpf::attachTracepoints(const std::vector<std::pair<uint32_t, bool>>& numbers) {
@@ -349,8 +363,7 @@ Status SyscallBpf::attachTracepoints(const std::vector<std::pair<uint32_t, bool>
     std::string tp_name = tracepointName(name);
     // A syscall the kernel was built without (modules, kexec, ...) has no
     // tracepoint: calling it only returns ENOSYS.
-    if (access(fmt::format("/sys/kernel/tracing/events/syscalls/sys_enter_{}", tp_name).c_str(), F_OK) != 0 &&
-        access(fmt::format("/sys/kernel/debug/tracing/events/syscalls/sys_enter_{}", tp_name).c_str(), F_OK) != 0) {
+    if (!enterEventDir(tp_name)) {
       missing += (missing.empty() ? "" : ", ") + name;
       continue;
     }
