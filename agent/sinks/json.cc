@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <unordered_map>
 #include <vector>
 
 namespace vigil {
@@ -57,7 +56,8 @@ public:
         out_ += ',';
       }
       first = false;
-      key(f);
+      string(f->name());
+      out_ += ':';
       if (f->is_map()) {
         if (auto st = map(msg, r, f); !st) {
           return st;
@@ -295,26 +295,8 @@ private:
     }
   }
 
-  // "name": for field f, escaped once per field and kept.
-  void key(const FieldDescriptor* f) {
-    auto it = keys_.find(f);
-    if (it == keys_.end()) {
-      std::string text;
-      std::swap(text, out_);
-      string(f->name());
-      out_ += ':';
-      std::swap(text, out_);
-      it = keys_.emplace(f, std::move(text)).first;
-    }
-    out_ += it->second;
-  }
-
   std::string& out_;
-  // Field keys of every message type seen: the descriptors live as long as the program.
-  static thread_local std::unordered_map<const FieldDescriptor*, std::string> keys_;
 };
-
-thread_local std::unordered_map<const FieldDescriptor*, std::string> JsonWriter::keys_;
 
 } // namespace
 
