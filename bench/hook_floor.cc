@@ -54,9 +54,14 @@ void unpin() {
   sched_setaffinity(0, sizeof(all), &all);
 }
 
-int onRecord(void*, void*, size_t) {
+// One record drained, by either consumer.
+void consumed() {
   records.fetch_add(1, std::memory_order_relaxed);
   busy(work_ns);
+}
+
+int onRecord(void*, void*, size_t) {
+  consumed();
   return 0;
 }
 
@@ -113,7 +118,7 @@ int main(int argc, char** argv) {
     // 50 ms poll.
     if (consumer_kind == "vigil") {
       auto rb = vigil::loader::RingBuffer::create(bpf_map__fd(skel->maps.floor_ring),
-                                                  [](std::span<const uint8_t>) { onRecord(nullptr, nullptr, 0); });
+                                                  [](std::span<const uint8_t>) { consumed(); });
       if (!rb) {
         std::fprintf(stderr, "ring buffer failed: %s\n", rb.error().message().c_str());
         return 1;

@@ -33,7 +33,7 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 python3 - "$out" <<'PY'
-import re, statistics, sys
+import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     f = dict(kv.split("=", 1) for kv in line.split())
