@@ -1,6 +1,6 @@
 #include "agent/agent.h"
 
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/bpf_env.h"
 
 #include <spdlog/spdlog.h>
 
@@ -57,7 +57,7 @@ Agent::Agent(const AgentConfig& config)
       enrich_q_(config.pipeline.enrich_queue.capacity, config.pipeline.enrich_queue.when_full),
       sink_q_(config.pipeline.sink_queue.capacity, config.pipeline.sink_queue.when_full),
       cache_(ProcessCacheOptions{config.cache.max_entries, uint64_t(config.cache.ended_ttl_seconds) * 1000000000ULL}),
-      pods_(config.enrich.pods, loader::cgroup2Mount(), [this] { enrich_q_.publish(); }),
+      pods_(config.enrich.pods, runtime::cgroup2Mount(), [this] { enrich_q_.publish(); }),
       enrich_thread_on_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads),
       sink_thread_on_(config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads ||
                       config.pipeline.mode == AgentConfig::Pipeline::Mode::kSinkThread) {}
@@ -68,8 +68,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
   std::unique_ptr<Agent> agent(new Agent(config));
   agent->sinks_ = std::move(sinks);
 
-  loader::routeLibbpfLogToSpdlog(config.libbpf_debug);
-  auto env = loader::prepareBpfEnvironment();
+  runtime::routeLibbpfLogToSpdlog(config.libbpf_debug);
+  auto env = runtime::prepareBpfEnvironment();
   if (!env) {
     return env.error();
   }
@@ -83,7 +83,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
   agent->process_ = std::move(*collector);
 
   const auto& pbpf = agent->process_->bpf();
-  loader::SharedMaps shared{pbpf.ringFd(), pbpf.countersFd(), pbpf.procsFd(), options.wakeup_bytes};
+  runtime::SharedMaps shared{pbpf.ringFd(), pbpf.countersFd(), pbpf.procsFd(), options.wakeup_bytes};
   if (config.syscalls.enabled) {
     syscall::SyscallOptions sys = config.syscalls;
     sys.self_tgid = options.self_tgid;
@@ -446,13 +446,13 @@ AgentStats Agent::stats() const {
 std::vector<DropCount> Agent::drops() const {
   std::vector<DropCount> out;
   // Kernel: ring buffer full per CPU and kind; the other losses summed.
-  if (auto per_cpu = loader::readKernelCountersPerCpu(process_->bpf().countersFd())) {
+  if (auto per_cpu = runtime::readKernelCountersPerCpu(process_->bpf().countersFd())) {
     for (int c = 0; c < VIGIL_CNT_MAX; ++c) {
-      if (!loader::kernelCounterIsLoss(c)) {
+      if (!runtime::kernelCounterIsLoss(c)) {
         continue;
       }
-      const std::string reason(loader::kernelCounterName(c));
-      if (loader::kernelCounterIsRingFull(c)) {
+      const std::string reason(runtime::kernelCounterName(c));
+      if (runtime::kernelCounterIsRingFull(c)) {
         for (size_t cpu = 0; cpu < per_cpu->size(); ++cpu) {
           out.push_back({"kernel", reason, (*per_cpu)[cpu][size_t(c)], int(cpu)});
         }
@@ -489,7 +489,7 @@ void Agent::logStats() const {
   std::string kernel;
   if (auto counters = process_->kernelCounters()) {
     for (int i = 0; i < VIGIL_CNT_MAX; ++i) {
-      kernel += fmt::format(" {}={}", loader::kernelCounterName(i), (*counters)[size_t(i)]);
+      kernel += fmt::format(" {}={}", runtime::kernelCounterName(i), (*counters)[size_t(i)]);
     }
   } else {
     kernel = " unreadable: " + counters.error().message();

@@ -16,7 +16,7 @@
 #include "agent/enrich/pod_enricher.h"
 #include "agent/pipeline/event_pool.h"
 #include "agent/pipeline/stage_queue.h"
-#include "agent/process_cache.h"
+#include "agent/enrich/process_cache.h"
 #include "collectors/network/network_collector.h"
 #include "collectors/process/process_collector.h"
 #include "collectors/syscall/syscall_collector.h"

@@ -2,8 +2,8 @@
 // rendering them as JSON, against a baseline that only copies the bytes.
 //   build/bench/vigil_decode_bench [--benchmark_filter=...]
 
-#include "agent/process_cache.h"
-#include "agent/sinks/json.h"
+#include "agent/enrich/process_cache.h"
+#include "proto/json.h"
 #include "collectors/process/decoder.h"
 #include "collectors/syscall/decoder.h"
 #include "shared/process.h"
@@ -21,7 +21,7 @@
 namespace {
 
 using vigil::Event;
-using vigil::process::BootClock;
+using vigil::runtime::BootClock;
 using vigil::process::Decoder;
 
 void fillTask(vigil_task_info& t, uint32_t pid) {

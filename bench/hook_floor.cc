@@ -5,13 +5,13 @@
 // can be read as floor + Vigil's own work.
 //   hook_floor none|empty|record CALLS [REPS [CONSUMER [WORK_NS]]]
 // CONSUMER (record only): libbpf (libbpf's ring_buffer, the default) or vigil
-// (the agent's loader::RingBuffer); WORK_NS: busy time per record in the
+// (the agent's runtime::RingBuffer); WORK_NS: busy time per record in the
 // consumer, as a stand-in for decoding it (0 by default). With bpf_stats on,
 // prog_ns is the program's mean run time.
 // Output: "mode=M calls=N ns_min=X records=R consumer=C work_ns=W prog_ns=P"
 // (the loop's fastest repetition; records: what the consumer drained).
 
-#include "agent/loader/ring_buffer.h"
+#include "collectors/runtime/ring_buffer.h"
 #include "hook_floor.skel.h"
 
 #include <bpf/bpf.h>
@@ -117,13 +117,13 @@ int main(int argc, char** argv) {
     // Like the agent: one consumer thread, woken by the threshold or its
     // 50 ms poll.
     if (consumer_kind == "vigil") {
-      auto rb = vigil::loader::RingBuffer::create(bpf_map__fd(skel->maps.floor_ring),
+      auto rb = vigil::runtime::RingBuffer::create(bpf_map__fd(skel->maps.floor_ring),
                                                   [](std::span<const uint8_t>) { consumed(); });
       if (!rb) {
         std::fprintf(stderr, "ring buffer failed: %s\n", rb.error().message().c_str());
         return 1;
       }
-      consumer = std::thread([rb = std::shared_ptr<vigil::loader::RingBuffer>(std::move(*rb))] {
+      consumer = std::thread([rb = std::shared_ptr<vigil::runtime::RingBuffer>(std::move(*rb))] {
         unpin();
         while (!stop.load()) {
           (void)rb->poll(50);

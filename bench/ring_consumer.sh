@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ring consumer's cost to the producers: a minimal record per getppid
 # (bench/hook_floor.*) drained by libbpf's ring_buffer or by the agent's
-# loader::RingBuffer, the consumer spending WORK_NS per record (a stand-in
+# runtime::RingBuffer, the consumer spending WORK_NS per record (a stand-in
 # for decoding it), alternating ROUNDS times. Reports the loop's ns/call and
 # the producing program's ns per record (bpf_stats, on for the run), medians
 # over the rounds.

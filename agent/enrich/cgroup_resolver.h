@@ -69,7 +69,7 @@ struct CgroupResolverStats {
 class CgroupResolver {
 public:
   // cgroup2_mount: where the cgroup2 hierarchy is mounted (/sys/fs/cgroup,
-  // or /sys/fs/cgroup/unified on hybrid hosts; see loader::cgroup2Mount).
+  // or /sys/fs/cgroup/unified on hybrid hosts; see runtime::cgroup2Mount).
   // Nothing is read until the first lookup or rescan().
   explicit CgroupResolver(std::string cgroup2_mount, CgroupResolverOptions options = {});
 

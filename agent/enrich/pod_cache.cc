@@ -12,10 +12,25 @@ namespace {
 constexpr size_t kFetchBatch = 64;
 constexpr std::chrono::seconds kSweepInterval{1};
 
+class SteadyPodCacheClock : public PodCacheClock {
+public:
+  TimePoint now() const override { return std::chrono::steady_clock::now(); }
+  void waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lk, TimePoint deadline,
+                 const std::function<bool()>& wake) const override {
+    cv.wait_until(lk, deadline, wake);
+  }
+};
+
 } // namespace
 
+const PodCacheClockPtr& steadyPodCacheClock() {
+  static const PodCacheClockPtr clock = std::make_shared<SteadyPodCacheClock>();
+  return clock;
+}
+
 PodCache::PodCache(RuntimePtr runtime, PodCacheOptions options, ReadyCallback on_ready)
-    : runtime_(std::move(runtime)), options_(options), on_ready_(std::move(on_ready)) {}
+    : runtime_(std::move(runtime)), options_(std::move(options)), on_ready_(std::move(on_ready)),
+      clock_(options_.clock ? *options_.clock : *steadyPodCacheClock()) {}
 
 PodCache::~PodCache() { stop(); }
 
@@ -46,7 +61,7 @@ ContainerMetaPtr PodCache::lookup(const std::string& id, bool* pending) {
     return nullptr;
   }
   std::unique_lock lk(mu_);
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = clock_.now();
   if (auto it = entries_.find(id); it != entries_.end()) {
     Entry& e = it->second;
     if (now < e.expires) {
@@ -97,7 +112,7 @@ PodCacheStats PodCache::stats() const {
 
 void PodCache::run() {
   for (;;) {
-    Clock::time_point now = Clock::now();
+    Clock::time_point now = clock_.now();
     bool up;
     {
       std::lock_guard lk(mu_);
@@ -117,7 +132,7 @@ void PodCache::run() {
       if (now >= next_resync_) {
         resync(now, resolved);
       }
-      fetchDue(Clock::now(), resolved);
+      fetchDue(clock_.now(), resolved);
     } else {
       giveUpExpiredPending(now, resolved);
     }
@@ -134,7 +149,7 @@ void PodCache::run() {
     if (kick_) {
       continue;
     }
-    cv_.wait_until(lk, nextWakeLocked(Clock::now()), [this] { return stop_ || kick_; });
+    clock_.waitUntil(cv_, lk, nextWakeLocked(clock_.now()), [this] { return stop_ || kick_; });
   }
 }
 
@@ -187,12 +202,12 @@ void PodCache::resync(Clock::time_point now, std::vector<Resolved>& resolved) {
   auto list = runtime_->listContainers();
   if (!list) {
     markDown(list.error());
-    next_probe_ = Clock::now();
+    next_probe_ = clock_.now();
     next_resync_ = now + options_.retry_max; // soon, not a whole interval later
     return;
   }
   std::lock_guard lk(mu_);
-  Clock::time_point t = Clock::now();
+  Clock::time_point t = clock_.now();
   std::unordered_set<std::string> listed;
   for (auto& meta : *list) {
     std::string id = meta.id;
@@ -239,7 +254,7 @@ void PodCache::fetchDue(Clock::time_point now, std::vector<Resolved>& resolved) 
       ++stats_.fetches;
     }
     auto info = runtime_->containerInfo(id);
-    Clock::time_point t = Clock::now();
+    Clock::time_point t = clock_.now();
     if (!info) {
       markDown(info.error());
       next_probe_ = t;

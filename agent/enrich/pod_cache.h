@@ -41,6 +41,27 @@ namespace vigil::cri {
 
 using ContainerMetaPtr = std::shared_ptr<const ContainerMeta>;
 
+// Where the pod cache reads the time and how its worker sleeps until a
+// deadline: steady_clock by default (steadyPodCacheClock()); a test
+// substitutes a clock it moves by hand, so expiry needs no real waiting.
+class PodCacheClock {
+public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  virtual ~PodCacheClock() = default;
+  virtual TimePoint now() const = 0;
+  // Blocks on cv with lk held, as condition_variable::wait_until does, until
+  // wake() is true (cv is notified when it may have become true) or now()
+  // reaches deadline.
+  virtual void waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lk, TimePoint deadline,
+                         const std::function<bool()>& wake) const = 0;
+};
+
+using PodCacheClockPtr = std::shared_ptr<const PodCacheClock>;
+
+// steady_clock and condition_variable::wait_until.
+const PodCacheClockPtr& steadyPodCacheClock();
+
 struct PodCacheOptions {
   size_t max_entries = 8192; // positive and negative entries together
   size_t max_pending = 1024; // ids waiting for a fetch; more lookups are dropped (counted)
@@ -52,6 +73,7 @@ struct PodCacheOptions {
   std::chrono::milliseconds removed_ttl{60000}; // a container gone from the runtime stays resolvable this long
   std::chrono::milliseconds resync_interval{30000}; // full relist
   std::chrono::milliseconds runtime_retry_max{10000}; // cap of the reconnect backoff while the runtime is down
+  PodCacheClockPtr clock; // null: steadyPodCacheClock()
 };
 
 struct PodCacheStats {
@@ -104,7 +126,7 @@ public:
   PodCacheStats stats() const;
 
 private:
-  using Clock = std::chrono::steady_clock;
+  using Clock = std::chrono::steady_clock; // the time points; read through clock_
 
   struct Entry {
     ContainerMetaPtr meta; // null: a negative entry
@@ -142,6 +164,7 @@ private:
   RuntimePtr runtime_; // used by the worker only
   const PodCacheOptions options_;
   const ReadyCallback on_ready_;
+  const PodCacheClock& clock_; // options_.clock, or the steady clock
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -1,6 +1,6 @@
 #include "agent/sinks/stdout_sink.h"
 
-#include "agent/sinks/json.h"
+#include "proto/json.h"
 
 #include <cerrno>
 #include <cstring>

@@ -29,7 +29,7 @@ void fillOwner(const vigil_net_owner& o, Process& p) {
   p.mutable_creds()->set_uid(o.uid);
   p.set_cgroup_id(o.cgroup_id);
   p.mutable_ns()->set_net(o.netns);
-  p.set_comm(process::sanitizeUtf8(std::string_view(o.comm, strnlen(o.comm, sizeof(o.comm)))));
+  p.set_comm(runtime::sanitizeUtf8(std::string_view(o.comm, strnlen(o.comm, sizeof(o.comm)))));
 }
 
 void fillEndpoint(uint16_t family, const uint8_t* addr, uint16_t port, v1::Endpoint& e) {
@@ -144,7 +144,7 @@ Result<Decoded> Decoder::decode(std::span<const uint8_t> record, Event& event) c
       f->set_old_state(tcpStateName(ev.oldstate));
     }
     if (ev.type == VIGIL_NET_CONNECT_FAIL) {
-      f->set_error(ev.error > 0 ? process::errnoName(ev.error) : std::string());
+      f->set_error(ev.error > 0 ? runtime::errnoName(ev.error) : std::string());
       f->set_failure(std::string(connectFailure(ev.error)));
     }
     f->set_socket_cookie(ev.cookie);

@@ -30,8 +30,8 @@ struct Decoded {
 
 class Decoder {
 public:
-  explicit Decoder(process::BootClock clock) : clock_(clock) {}
-  const process::BootClock& clock() const { return clock_; }
+  explicit Decoder(runtime::BootClock clock) : clock_(clock) {}
+  const runtime::BootClock& clock() const { return clock_; }
 
   // Decodes one VIGIL_EV_NET record into event.flow, or one VIGIL_EV_DNS
   // record into event.dns. A malformed record is an error saying what and
@@ -40,7 +40,7 @@ public:
   Result<Decoded> decode(std::span<const uint8_t> record, Event& event) const;
 
 private:
-  process::BootClock clock_;
+  runtime::BootClock clock_;
 };
 
 } // namespace vigil::network

@@ -1,6 +1,6 @@
 #include "collectors/network/network_bpf.h"
 
-#include "agent/loader/iterator.h"
+#include "collectors/runtime/iterator.h"
 #include "network.skel.h"
 
 #include <bpf/bpf.h>
@@ -14,11 +14,11 @@
 
 namespace vigil::network {
 
-using loader::errnoText;
+using runtime::errnoText;
 
 Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& options,
-                                                       const loader::SharedMaps& shared) {
-  std::string root = loader::cgroup2Mount();
+                                                       const runtime::SharedMaps& shared) {
+  std::string root = runtime::cgroup2Mount();
   if (root.empty()) {
     return makeError("no cgroup2 filesystem is mounted: socket hooks attach to the cgroup v2 root");
   }
@@ -35,13 +35,13 @@ Result<std::unique_ptr<NetworkBpf>> NetworkBpf::create(const NetworkOptions& opt
   self->skel_ = skel;
   skel->rodata->self_tgid = options.self_tgid;
   skel->rodata->dns_enabled = options.dns ? 1 : 0;
-  const auto rate = loader::rateCost(options.rate_limit_per_second, options.rate_limit_burst);
+  const auto rate = runtime::rateCost(options.rate_limit_per_second, options.rate_limit_burst);
   skel->rodata->net_rate_cost_ns = rate.cost_ns;
   skel->rodata->net_rate_burst_ns = rate.burst_ns;
   skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
   bpf_program__set_autoattach(skel->progs.vigil_tcp_iter, false);
   bpf_program__set_autoattach(skel->progs.vigil_udp_iter, false);
-  if (auto st = loader::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
+  if (auto st = runtime::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
                                          skel->maps.vigil_procs);
       !st) {
     return st.error();
@@ -85,7 +85,7 @@ NetworkBpf::~NetworkBpf() {
   }
 }
 
-void NetworkBpf::detach() { loader::destroyLinks(links_); }
+void NetworkBpf::detach() { runtime::destroyLinks(links_); }
 
 Status NetworkBpf::iterateFlows(const std::function<void(std::span<const uint8_t>)>& callback) {
   for (bpf_program* prog : {skel_->progs.vigil_tcp_iter, skel_->progs.vigil_udp_iter}) {
@@ -93,7 +93,7 @@ Status NetworkBpf::iterateFlows(const std::function<void(std::span<const uint8_t
     if (!link) {
       return makeError("attach {}: {}", bpf_program__name(prog), errnoText(errno));
     }
-    auto st = loader::readIterator(bpf_link__fd(link), callback);
+    auto st = runtime::readIterator(bpf_link__fd(link), callback);
     bpf_link__destroy(link);
     if (!st) {
       return st;
@@ -102,12 +102,12 @@ Status NetworkBpf::iterateFlows(const std::function<void(std::span<const uint8_t
   return okStatus();
 }
 
-std::vector<loader::IdleSuppressed> NetworkBpf::takeIdleFlowSuppressed(uint64_t now_ns, uint64_t idle_ns) {
-  return loader::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_net_rate), now_ns, idle_ns);
+std::vector<runtime::IdleSuppressed> NetworkBpf::takeIdleFlowSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  return runtime::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_net_rate), now_ns, idle_ns);
 }
 
-std::vector<loader::IdleSuppressed> NetworkBpf::takeIdleDnsSuppressed(uint64_t now_ns, uint64_t idle_ns) {
-  return loader::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_dns_rate), now_ns, idle_ns);
+std::vector<runtime::IdleSuppressed> NetworkBpf::takeIdleDnsSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  return runtime::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_dns_rate), now_ns, idle_ns);
 }
 
 } // namespace vigil::network

@@ -4,8 +4,8 @@
 // object's maps, load, attach the socket hooks to the cgroup v2 root and
 // the TCP tracepoints; and the flow iterator for interim updates.
 
-#include "agent/loader/bpf_env.h"
-#include "agent/loader/rate_limit.h"
+#include "collectors/runtime/bpf_env.h"
+#include "collectors/runtime/rate_limit.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -33,7 +33,7 @@ struct NetworkOptions {
 class NetworkBpf {
 public:
   static Result<std::unique_ptr<NetworkBpf>> create(const NetworkOptions& options,
-                                                    const loader::SharedMaps& shared);
+                                                    const runtime::SharedMaps& shared);
   ~NetworkBpf();
   NetworkBpf(const NetworkBpf&) = delete;
   NetworkBpf& operator=(const NetworkBpf&) = delete;
@@ -43,8 +43,8 @@ public:
   // callback (VIGIL_EV_NET records of type UPDATE or UDP).
   Status iterateFlows(const std::function<void(std::span<const uint8_t>)>& callback);
   // What the rate limits dropped in cgroups quiet for idle_ns (each once).
-  std::vector<loader::IdleSuppressed> takeIdleFlowSuppressed(uint64_t now_ns, uint64_t idle_ns);
-  std::vector<loader::IdleSuppressed> takeIdleDnsSuppressed(uint64_t now_ns, uint64_t idle_ns);
+  std::vector<runtime::IdleSuppressed> takeIdleFlowSuppressed(uint64_t now_ns, uint64_t idle_ns);
+  std::vector<runtime::IdleSuppressed> takeIdleDnsSuppressed(uint64_t now_ns, uint64_t idle_ns);
 
 private:
   NetworkBpf() = default;

@@ -8,11 +8,11 @@ namespace vigil::network {
 
 NetworkCollector::NetworkCollector(const NetworkOptions& options, CollectorOutput& output,
                                    std::unique_ptr<NetworkBpf> bpf)
-    : options_(options), output_(output), bpf_(std::move(bpf)), decoder_(process::BootClock::measure()),
+    : options_(options), output_(output), bpf_(std::move(bpf)), decoder_(runtime::BootClock::measure()),
       dns_cache_(DnsCache::Options{}) {}
 
 Result<std::unique_ptr<NetworkCollector>> NetworkCollector::create(const NetworkOptions& options,
-                                                                   const loader::SharedMaps& shared,
+                                                                   const runtime::SharedMaps& shared,
                                                                    CollectorOutput& output) {
   auto bpf = NetworkBpf::create(options, shared);
   if (!bpf) {
@@ -56,7 +56,7 @@ void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterat
 
 void NetworkCollector::handleSuppressed(std::span<const uint8_t> record) {
   auto event = output_.newEvent();
-  if (auto st = process::decodeSuppressed(decoder_.clock(), record, *event); !st) {
+  if (auto st = runtime::decodeSuppressed(decoder_.clock(), record, *event); !st) {
     ++stats_.decode_errors;
     spdlog::warn("network collector: dropped malformed record: {}", st.error().message());
     return;
@@ -67,10 +67,10 @@ void NetworkCollector::handleSuppressed(std::span<const uint8_t> record) {
 
 void NetworkCollector::periodic(uint64_t now_ns) {
   if (options_.rate_limit_per_second > 0) {
-    stats_.suppressed += process::emitIdleSuppressed(
-        output_, decoder_.clock(), VIGIL_EV_NET, bpf_->takeIdleFlowSuppressed(now_ns, loader::kRateIdleNs), now_ns);
-    stats_.suppressed += process::emitIdleSuppressed(
-        output_, decoder_.clock(), VIGIL_EV_DNS, bpf_->takeIdleDnsSuppressed(now_ns, loader::kRateIdleNs), now_ns);
+    stats_.suppressed += runtime::emitIdleSuppressed(
+        output_, decoder_.clock(), VIGIL_EV_NET, bpf_->takeIdleFlowSuppressed(now_ns, runtime::kRateIdleNs), now_ns);
+    stats_.suppressed += runtime::emitIdleSuppressed(
+        output_, decoder_.clock(), VIGIL_EV_DNS, bpf_->takeIdleDnsSuppressed(now_ns, runtime::kRateIdleNs), now_ns);
   }
   if (options_.flow_update_seconds == 0) {
     return;

@@ -28,7 +28,7 @@ struct NetworkCollectorStats {
 class NetworkCollector {
 public:
   static Result<std::unique_ptr<NetworkCollector>> create(const NetworkOptions& options,
-                                                          const loader::SharedMaps& shared, CollectorOutput& output);
+                                                          const runtime::SharedMaps& shared, CollectorOutput& output);
 
   std::string_view name() const { return "network"; }
   // One VIGIL_EV_NET or VIGIL_EV_DNS record from the shared ring buffer.

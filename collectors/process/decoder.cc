@@ -10,21 +10,14 @@
 #include <ctime>
 
 namespace vigil::process {
+
+using runtime::BootClock;
+using runtime::capabilityNames;
+using runtime::errnoName;
+using runtime::sanitizeUtf8;
+using runtime::signalName;
 namespace {
 
-constexpr std::array<std::string_view, 41> kCapNames = {
-    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 // Bytes [offset, offset + len) of data, checked against its size.
 struct Cursor {
@@ -160,28 +153,7 @@ std::string_view recordKindName(RecordKind kind) {
   return "unknown";
 }
 
-BootClock BootClock::measure() {
-  // Bracket the boottime read with two realtime reads and take the midpoint.
-  timespec r1{}, b{}, r2{};
-  clock_gettime(CLOCK_REALTIME, &r1);
-  clock_gettime(CLOCK_BOOTTIME, &b);
-  clock_gettime(CLOCK_REALTIME, &r2);
-  auto ns = [](const timespec& t) { return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec; };
-  int64_t real_mid = ns(r1) + (ns(r2) - ns(r1)) / 2;
-  return BootClock(real_mid - ns(b));
-}
 
-void BootClock::toTimestamp(uint64_t boot_ns, google::protobuf::Timestamp& out) const {
-  int64_t wall = int64_t(boot_ns) + offset_ns_;
-  int64_t secs = wall / 1000000000;
-  int64_t nanos = wall % 1000000000;
-  if (nanos < 0) { // floor, so nanos stays in [0, 1e9) as Timestamp requires
-    nanos += 1000000000;
-    --secs;
-  }
-  out.set_seconds(secs);
-  out.set_nanos(int32_t(nanos));
-}
 
 std::string formatExecId(uint32_t pid, uint64_t id_ns) {
   // Every syscall, flow and DNS event formats one: by hand, ~10x fmt's cost.
@@ -228,95 +200,9 @@ std::vector<std::string> splitArgv(std::span<const uint8_t> bytes) {
   return args;
 }
 
-std::string sanitizeUtf8(std::string_view s) {
-  // Nearly every string is ASCII, which is kept as it is.
-  if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<uint8_t>(c) < 0x80; })) {
-    return std::string(s);
-  }
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<uint8_t>(s[i]);
-    size_t len = 0;
-    uint32_t min = 0;
-    if (c < 0x80) {
-      out += char(c);
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      min = 0x10000;
-    }
-    bool valid = len != 0 && i + len <= s.size();
-    uint32_t cp = len ? (c & (0xFF >> (len + 1))) : 0;
-    for (size_t k = 1; valid && k < len; ++k) {
-      auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) {
-        valid = false;
-      }
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (valid && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) {
-      valid = false;
-    }
-    if (valid) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-      ++i;
-    }
-  }
-  return out;
-}
 
-std::vector<std::string> capabilityNames(uint64_t mask) {
-  std::vector<std::string> names;
-  for (unsigned bit = 0; bit < 64; ++bit) {
-    if (mask & (uint64_t(1) << bit)) {
-      names.emplace_back(bit < kCapNames.size() ? std::string(kCapNames[bit]) : fmt::format("CAP_{}", bit));
-    }
-  }
-  return names;
-}
 
-std::string errnoName(int err) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  if (const char* name = strerrorname_np(err)) {
-    return name;
-  }
-#endif
-  // Kernel-internal codes a syscall exit tracepoint can still see (the
-  // restart is handled after it), from include/linux/errno.h.
-  switch (err) {
-  case 512:
-    return "ERESTARTSYS";
-  case 513:
-    return "ERESTARTNOINTR";
-  case 514:
-    return "ERESTARTNOHAND";
-  case 515:
-    return "ENOIOCTLCMD";
-  case 516:
-    return "ERESTART_RESTARTBLOCK";
-  case 524:
-    return "ENOTSUPP";
-  default:
-    return fmt::format("E{}", err);
-  }
-}
 
-std::string signalName(uint32_t signal) {
-  const char* abbrev = signal < 256 ? sigabbrev_np(int(signal)) : nullptr;
-  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("SIG{}", signal);
-}
 
 Result<RecordKind> Decoder::decode(std::span<const uint8_t> record, Event& event) const {
   if (record.size() < sizeof(vigil_event_header)) {
@@ -400,59 +286,7 @@ Result<RecordKind> Decoder::decode(std::span<const uint8_t> record, Event& event
   }
 }
 
-void fillSuppressed(const BootClock& clock, uint32_t kind, uint64_t cgroup_id, uint64_t count, uint64_t first_ns,
-                    uint64_t now_ns, Event& event) {
-  event.set_ktime_ns(now_ns);
-  clock.toTimestamp(now_ns, *event.mutable_time());
-  auto* s = event.mutable_suppressed();
-  switch (kind) {
-  case VIGIL_EV_SYSCALL:
-    s->set_kind("syscall");
-    break;
-  case VIGIL_EV_NET:
-    s->set_kind("flow");
-    break;
-  case VIGIL_EV_DNS:
-    s->set_kind("dns");
-    break;
-  default:
-    s->set_kind(fmt::format("kind_{}", kind));
-  }
-  s->set_cgroup_id(cgroup_id);
-  s->set_count(count);
-  if (first_ns != 0) {
-    clock.toTimestamp(first_ns, *s->mutable_first_time());
-  }
-  s->set_reason("rate_limit");
-}
 
-uint64_t emitIdleSuppressed(CollectorOutput& output, const BootClock& clock, uint32_t kind,
-                            const std::vector<loader::IdleSuppressed>& idle, uint64_t now_ns) {
-  uint64_t dropped = 0;
-  for (const auto& s : idle) {
-    auto event = output.newEvent();
-    fillSuppressed(clock, kind, s.cgroup_id, s.count, s.first_ns, now_ns, *event);
-    dropped += s.count;
-    output.onEvent(std::move(event));
-  }
-  return dropped;
-}
 
-Status decodeSuppressed(const BootClock& clock, std::span<const uint8_t> record, Event& event) {
-  vigil_suppressed_event ev;
-  if (record.size() != sizeof(ev)) {
-    return makeError("suppressed record of {} bytes, expected {}", record.size(), sizeof(ev));
-  }
-  std::memcpy(&ev, record.data(), sizeof(ev));
-  if (ev.hdr.kind != VIGIL_EV_SUPPRESSED || ev.hdr.version != VIGIL_SUPPRESSED_VERSION || ev.hdr.size != sizeof(ev)) {
-    return makeError("suppressed record: kind {} version {} size {} (expected {} {} {})", ev.hdr.kind, ev.hdr.version,
-                     ev.hdr.size, int(VIGIL_EV_SUPPRESSED), VIGIL_SUPPRESSED_VERSION, sizeof(ev));
-  }
-  if (ev.count == 0) {
-    return makeError("suppressed record at byte {}: a count of 0", offsetof(vigil_suppressed_event, count));
-  }
-  fillSuppressed(clock, ev.kind, ev.cgroup_id, ev.count, ev.first_ns, ev.hdr.ktime_ns, event);
-  return okStatus();
-}
 
 } // namespace vigil::process

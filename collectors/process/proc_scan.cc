@@ -1,6 +1,6 @@
 #include "collectors/process/proc_scan.h"
 
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/bpf_env.h"
 
 #include <fmt/format.h>
 
@@ -13,6 +13,12 @@
 #include <unordered_map>
 
 namespace vigil::process {
+
+using runtime::BootClock;
+using runtime::capabilityNames;
+using runtime::errnoName;
+using runtime::sanitizeUtf8;
+using runtime::signalName;
 namespace {
 
 constexpr uint32_t kPfKthread = 0x00200000;
@@ -130,7 +136,7 @@ uint64_t execIdFromStartTicks(uint64_t start_ticks) {
 std::vector<Process> scanProc(const BootClock& clock, uint32_t argv_max, const std::string& proc_root) {
   std::vector<Process> out;
   std::unordered_map<uint32_t, uint64_t> start_ids;
-  const std::string cg_root = loader::cgroup2Mount();
+  const std::string cg_root = runtime::cgroup2Mount();
 
   DIR* dir = opendir(proc_root.c_str());
   if (!dir) {

@@ -25,7 +25,7 @@ uint64_t execIdFromStartTicks(uint64_t start_ticks);
 
 // Every process under proc_root, as complete as /proc allows, with source
 // PROCESS_SOURCE_SNAPSHOT_PROC. Processes that vanish mid-scan are skipped.
-std::vector<Process> scanProc(const BootClock& clock, uint32_t argv_max,
+std::vector<Process> scanProc(const runtime::BootClock& clock, uint32_t argv_max,
                               const std::string& proc_root = "/proc");
 
 } // namespace vigil::process

@@ -1,7 +1,7 @@
 #include "collectors/process/process_bpf.h"
 
-#include "agent/loader/bpf_env.h"
-#include "agent/loader/iterator.h"
+#include "collectors/runtime/bpf_env.h"
+#include "collectors/runtime/iterator.h"
 #include "process.skel.h"
 #include "shared/process.h"
 
@@ -16,7 +16,7 @@
 
 namespace vigil::process {
 
-using loader::errnoText;
+using runtime::errnoText;
 
 namespace {
 
@@ -192,7 +192,7 @@ Status ProcessBpf::iterateTasks(const std::function<void(std::span<const uint8_t
   if (!link) {
     return makeError("attach task iterator: {}", errnoText(errno));
   }
-  auto status = loader::readIterator(bpf_link__fd(link), callback);
+  auto status = runtime::readIterator(bpf_link__fd(link), callback);
   bpf_link__destroy(link);
   return status;
 }

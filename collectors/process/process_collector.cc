@@ -11,6 +11,12 @@
 
 namespace vigil::process {
 
+using runtime::BootClock;
+using runtime::capabilityNames;
+using runtime::errnoName;
+using runtime::sanitizeUtf8;
+using runtime::signalName;
+
 ProcessCollector::ProcessCollector(const ProcessBpfOptions& options, CollectorOutput& output)
     : options_(options), output_(output), decoder_(BootClock::measure()) {}
 
@@ -26,7 +32,7 @@ Result<std::unique_ptr<ProcessCollector>> ProcessCollector::create(const Process
 }
 
 Status ProcessCollector::start() {
-  auto ring = loader::RingBuffer::create(
+  auto ring = runtime::RingBuffer::create(
       bpf_->ringFd(), [this](std::span<const uint8_t> r) { onRecord(r); }, options_.wakeup_bytes > 0);
   if (!ring) {
     return ring.error();
@@ -116,8 +122,8 @@ void ProcessCollector::stop() {
   }
 }
 
-Result<loader::KernelCounters> ProcessCollector::kernelCounters() const {
-  return loader::readKernelCounters(bpf_->countersFd());
+Result<runtime::KernelCounters> ProcessCollector::kernelCounters() const {
+  return runtime::readKernelCounters(bpf_->countersFd());
 }
 
 } // namespace vigil::process

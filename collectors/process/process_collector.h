@@ -3,8 +3,8 @@
 // Process lifecycle collector: owns the BPF side (ProcessBpf), consumes its
 // ring buffer, decodes records and hands events to the pipeline.
 
-#include "agent/loader/counters.h"
-#include "agent/loader/ring_buffer.h"
+#include "collectors/runtime/counters.h"
+#include "collectors/runtime/ring_buffer.h"
 #include "collectors/process/decoder.h"
 #include "collectors/process/process_bpf.h"
 #include "vigil/collector.h"
@@ -43,7 +43,7 @@ public:
   }
 
   const ProcessCollectorStats& stats() const { return stats_; }
-  Result<loader::KernelCounters> kernelCounters() const;
+  Result<runtime::KernelCounters> kernelCounters() const;
   const ProcessBpf& bpf() const { return *bpf_; }
 
 private:
@@ -55,7 +55,7 @@ private:
   CollectorOutput& output_;
   Decoder decoder_;
   std::unique_ptr<ProcessBpf> bpf_;
-  std::unique_ptr<loader::RingBuffer> ring_;
+  std::unique_ptr<runtime::RingBuffer> ring_;
   ProcessCollectorStats stats_;
   OtherRecordHandler other_records_;
   bool stopped_ = false;

@@ -446,7 +446,7 @@ std::string capabilitiesText(uint64_t mask) {
     return "0";
   }
   std::string out;
-  for (auto& name : process::capabilityNames(mask)) {
+  for (auto& name : runtime::capabilityNames(mask)) {
     appendName(out, name);
   }
   return out;
@@ -455,7 +455,7 @@ std::string capabilitiesText(uint64_t mask) {
 // The text of a STR or PATH chunk: up to its terminating NUL.
 std::string chunkString(std::span<const uint8_t> bytes) {
   const char* s = reinterpret_cast<const char*>(bytes.data());
-  return process::sanitizeUtf8(std::string_view(s, strnlen(s, bytes.size())));
+  return runtime::sanitizeUtf8(std::string_view(s, strnlen(s, bytes.size())));
 }
 
 template <class T> T load(std::span<const uint8_t> bytes, size_t offset = 0) {
@@ -585,9 +585,9 @@ void renderSockaddr(std::span<const uint8_t> b, v1::SocketAddress& out) {
           ch = '@';
         }
       }
-      out.set_path("@" + process::sanitizeUtf8(name));
+      out.set_path("@" + runtime::sanitizeUtf8(name));
     } else {
-      out.set_path(process::sanitizeUtf8(text.substr(0, strnlen(text.data(), text.size()))));
+      out.set_path(runtime::sanitizeUtf8(text.substr(0, strnlen(text.data(), text.size()))));
     }
     return;
   }
@@ -687,7 +687,7 @@ void renderRegister(ArgFormat format, uint64_t reg, SyscallArg& arg) {
   case ArgFormat::Signal:
     arg.set_int_(i32);
     if (i32 > 0) {
-      arg.set_decoded(process::signalName(uint32_t(i32)));
+      arg.set_decoded(runtime::signalName(uint32_t(i32)));
     }
     return;
   case ArgFormat::PtraceRequest:
@@ -912,7 +912,7 @@ Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
   p->mutable_creds()->set_uid(ev.uid);
   p->mutable_creds()->set_gid(ev.gid);
   p->set_cgroup_id(ev.cgroup_id);
-  p->set_comm(process::sanitizeUtf8(std::string_view(ev.comm, strnlen(ev.comm, sizeof(ev.comm)))));
+  p->set_comm(runtime::sanitizeUtf8(std::string_view(ev.comm, strnlen(ev.comm, sizeof(ev.comm)))));
 
   sc->set_name(name);
   sc->set_nr(ev.nr);
@@ -1002,7 +1002,7 @@ Status Decoder::decode(std::span<const uint8_t> record, Event& event) const {
 }
 
 Status Decoder::decodeSuppressed(std::span<const uint8_t> record, Event& event) const {
-  return process::decodeSuppressed(clock_, record, event);
+  return runtime::decodeSuppressed(clock_, record, event);
 }
 
 } // namespace vigil::syscall

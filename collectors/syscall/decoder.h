@@ -16,12 +16,12 @@
 
 namespace vigil::syscall {
 
-using process::errnoName;
+using runtime::errnoName;
 
 class Decoder {
 public:
   // prefixes: the watched prefixes in kernel order, to name the one that matched.
-  Decoder(process::BootClock clock, std::vector<WatchPrefix> prefixes)
+  Decoder(runtime::BootClock clock, std::vector<WatchPrefix> prefixes)
       : clock_(clock), prefixes_(std::move(prefixes)) {}
 
   // Decodes one complete VIGIL_EV_SYSCALL record into event: time,
@@ -33,7 +33,7 @@ public:
   // Decodes one VIGIL_EV_SUPPRESSED record into event.suppressed.
   Status decodeSuppressed(std::span<const uint8_t> record, Event& event) const;
 
-  const process::BootClock& clock() const { return clock_; }
+  const runtime::BootClock& clock() const { return clock_; }
 
   // The argument names of syscall nr, which has no decoded spec (from its
   // tracepoint format, parseEnterFormat): its records carry these arguments
@@ -41,7 +41,7 @@ public:
   void setArgNames(uint32_t nr, std::vector<std::string> names) { arg_names_[nr] = std::move(names); }
 
 private:
-  process::BootClock clock_;
+  runtime::BootClock clock_;
   std::vector<WatchPrefix> prefixes_;
   std::unordered_map<uint32_t, std::vector<std::string>> arg_names_;
 };

@@ -1,8 +1,8 @@
 #include "collectors/syscall/syscall_bpf.h"
 
-#include "agent/loader/rate_limit.h"
+#include "collectors/runtime/rate_limit.h"
 
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/bpf_env.h"
 #include "collectors/syscall/syscall_table.h"
 #include "syscall.skel.h"
 
@@ -21,7 +21,7 @@
 
 namespace vigil::syscall {
 
-using loader::errnoText;
+using runtime::errnoText;
 
 namespace {
 
@@ -179,7 +179,7 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
   // cgroup filters: open each directory now, so a typo fails at start.
   std::vector<int> include_fds, exclude_fds;
   if (!options.include_cgroups.empty() || !options.exclude_cgroups.empty()) {
-    std::string root = loader::cgroup2Mount();
+    std::string root = runtime::cgroup2Mount();
     if (root.empty()) {
       return makeError("no cgroup2 filesystem is mounted (cgroup filters need cgroup v2)");
     }
@@ -227,7 +227,7 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
       skel->rodata->prefix_head[i] = head;
       skel->rodata->prefix_head_mask[i] = mask;
     }
-    const auto rate = loader::rateCost(options.rate_limit_per_second, options.rate_limit_burst);
+    const auto rate = runtime::rateCost(options.rate_limit_per_second, options.rate_limit_burst);
     skel->rodata->rate_cost_ns = rate.cost_ns;
     skel->rodata->rate_burst_ns = rate.burst_ns;
     skel->rodata->nr_include_cgroups = uint32_t(include_fds.size());
@@ -239,7 +239,7 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
     bpf_program__set_autoload(skel->progs.vigil_sys_enter_tp, !dispatcher);
     bpf_program__set_autoload(skel->progs.vigil_sys_exit_tp, !dispatcher);
 
-    Status st = loader::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
+    Status st = runtime::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
                                         skel->maps.vigil_procs);
     if (st) {
       if (bpf_map__set_max_entries(skel->maps.vigil_sys_pending, options.pending_entries) != 0 ||
@@ -400,14 +400,14 @@ SyscallBpf::~SyscallBpf() {
 }
 
 void SyscallBpf::detach() {
-  loader::destroyLinks(links_);
+  runtime::destroyLinks(links_);
   if (skel_) {
     syscall_bpf__detach(skel_);
   }
 }
 
-std::vector<loader::IdleSuppressed> SyscallBpf::takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns) {
-  return loader::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_sys_rate), now_ns, idle_ns);
+std::vector<runtime::IdleSuppressed> SyscallBpf::takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns) {
+  return runtime::takeIdleSuppressed(bpf_map__fd(skel_->maps.vigil_sys_rate), now_ns, idle_ns);
 }
 
 Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallBpf::readCounts() const {

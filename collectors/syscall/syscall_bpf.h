@@ -4,8 +4,8 @@
 // prefixes, cgroup filters), share the process object's maps, load, write the
 // per-syscall specs, attach only what the configuration needs.
 
-#include "agent/loader/bpf_env.h"
-#include "agent/loader/rate_limit.h"
+#include "collectors/runtime/bpf_env.h"
+#include "collectors/runtime/rate_limit.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -62,7 +62,7 @@ struct SyscallOptions {
 // prefixes of docs/syscall.md.
 SyscallOptions defaultOptions();
 
-using SharedMaps = loader::SharedMaps;
+using SharedMaps = runtime::SharedMaps;
 
 class SyscallBpf {
 public:
@@ -83,7 +83,7 @@ public:
   void detach();
   // What the rate limit dropped for cgroups quiet for at least idle_ns: each
   // entry is taken (removed) from the kernel, so it is reported once.
-  std::vector<loader::IdleSuppressed> takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns);
+  std::vector<runtime::IdleSuppressed> takeIdleSuppressed(uint64_t now_ns, uint64_t idle_ns);
   // Per (cgroup id, syscall number) counts, summed over CPUs.
   Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> readCounts() const;
 

@@ -11,7 +11,7 @@
 namespace vigil::syscall {
 
 SyscallCollector::SyscallCollector(CollectorOutput& output, std::unique_ptr<SyscallBpf> bpf)
-    : output_(output), bpf_(std::move(bpf)), decoder_(process::BootClock::measure(), bpf_->prefixes()) {}
+    : output_(output), bpf_(std::move(bpf)), decoder_(runtime::BootClock::measure(), bpf_->prefixes()) {}
 
 Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const SyscallOptions& options,
                                                                    const SharedMaps& shared,
@@ -90,8 +90,8 @@ Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallCollector::coun
 }
 
 void SyscallCollector::periodic(uint64_t now_ns) {
-  stats_.suppressed += process::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_SYSCALL,
-                                                   bpf_->takeIdleSuppressed(now_ns, loader::kRateIdleNs), now_ns);
+  stats_.suppressed += runtime::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_SYSCALL,
+                                                   bpf_->takeIdleSuppressed(now_ns, runtime::kRateIdleNs), now_ns);
 }
 
 } // namespace vigil::syscall

@@ -14,8 +14,8 @@
 // with 0, or with the number of the step that failed (its errno is kept in
 // the shared page).
 
-#include "agent/loader/counters.h"
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/counters.h"
+#include "collectors/runtime/bpf_env.h"
 #include "support/agent_harness.h"
 #include "support/cgroup.h"
 #include "support/spawn.h"
@@ -1307,7 +1307,7 @@ TEST_F(NetworkTest, RateLimitDropsAreCountedInSummaries) {
   // through and counts the rest into "suppressed" summaries.
   constexpr int kPeers = 300;
   constexpr uint32_t kBurst = 10;
-  const std::string root = loader::cgroup2Mount();
+  const std::string root = runtime::cgroup2Mount();
   ASSERT_FALSE(root.empty()) << "no cgroup2 mount";
   TestCgroup cg(root);
   AgentConfig c = config();

@@ -463,7 +463,7 @@ TEST_P(ProcessTest, RingBufferOverflowIsCountedByKind) {
   EXPECT_LT(delivered_exec, uint64_t(kRuns));
 }
 
-// The ring consumer (agent/loader/ring_buffer.*) under both wakeup rules:
+// The ring consumer (collectors/runtime/ring_buffer.*) under both wakeup rules:
 // a small ring wraps many times while the agent runs, and every record
 // arrives whole (one that wrapped around the end reads as one piece), with
 // none lost and none left waiting.

@@ -13,7 +13,7 @@
 #include "collectors/syscall/syscall_bpf.h"
 #include "collectors/syscall/syscall_collector.h"
 #include "collectors/syscall/syscall_table.h"
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/bpf_env.h"
 #include "support/agent_harness.h"
 #include "support/cgroup.h"
 #include "support/spawn.h"
@@ -1538,7 +1538,7 @@ protected:
     if (IsSkipped()) {
       return;
     }
-    if (std::string mount = loader::cgroup2Mount(); !mount.empty()) {
+    if (std::string mount = runtime::cgroup2Mount(); !mount.empty()) {
       root_ = mount;
     }
     if (!root_) {

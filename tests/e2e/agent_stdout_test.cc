@@ -1,7 +1,7 @@
 // The vigil-agent binary as a user runs it: flags, config file, JSON lines on
 // stdout, clean shutdown on SIGTERM.
 
-#include "agent/sinks/json.h"
+#include "proto/json.h"
 
 #include <gtest/gtest.h>
 

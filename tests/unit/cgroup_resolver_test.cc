@@ -4,7 +4,7 @@
 // bounds, the /proc fallback, and one look at the real cgroup2 mount.
 
 #include "agent/enrich/cgroup_resolver.h"
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/bpf_env.h"
 
 #include <gtest/gtest.h>
 
@@ -314,14 +314,14 @@ TEST(Cgroup2MountPointTest, FindsTheCgroup2Mount) {
   const std::string hybrid = "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
                              "34 30 0:31 / /sys/fs/cgroup/memory rw,relatime shared:12 - cgroup cgroup rw,memory\n"
                              "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw\n";
-  EXPECT_EQ(loader::cgroup2MountPoint(hybrid), "/sys/fs/cgroup/unified");
-  EXPECT_EQ(loader::cgroup2MountPoint("35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 "
+  EXPECT_EQ(runtime::cgroup2MountPoint(hybrid), "/sys/fs/cgroup/unified");
+  EXPECT_EQ(runtime::cgroup2MountPoint("35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 "
                               "cgroup2 rw,nsdelegate,memory_recursiveprot\n"),
             "/sys/fs/cgroup");
-  EXPECT_EQ(loader::cgroup2MountPoint("50 1 0:40 / /mnt/my\\040cgroup rw - cgroup2 none rw\n"), "/mnt/my cgroup");
-  EXPECT_FALSE(loader::cgroup2MountPoint("34 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n").has_value());
-  EXPECT_FALSE(loader::cgroup2MountPoint("").has_value());
-  EXPECT_FALSE(loader::cgroup2MountPoint("garbage\n").has_value());
+  EXPECT_EQ(runtime::cgroup2MountPoint("50 1 0:40 / /mnt/my\\040cgroup rw - cgroup2 none rw\n"), "/mnt/my cgroup");
+  EXPECT_FALSE(runtime::cgroup2MountPoint("34 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n").has_value());
+  EXPECT_FALSE(runtime::cgroup2MountPoint("").has_value());
+  EXPECT_FALSE(runtime::cgroup2MountPoint("garbage\n").has_value());
 }
 
 // The real thing, unprivileged: this process's own cgroup v2 id resolves to
@@ -329,7 +329,7 @@ TEST(Cgroup2MountPointTest, FindsTheCgroup2Mount) {
 TEST(CgroupResolverTest, ResolvesOwnCgroupOnTheRealMount) {
   std::stringstream mountinfo;
   mountinfo << std::ifstream("/proc/self/mountinfo").rdbuf();
-  auto mount = loader::cgroup2MountPoint(mountinfo.str());
+  auto mount = runtime::cgroup2MountPoint(mountinfo.str());
   if (!mount) {
     GTEST_SKIP() << "no cgroup2 mount here";
   }

@@ -21,6 +21,13 @@ using namespace std::string_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using runtime::BootClock;
+using runtime::capabilityNames;
+using runtime::decodeSuppressed;
+using runtime::errnoName;
+using runtime::fillSuppressed;
+using runtime::sanitizeUtf8;
+using runtime::signalName;
 
 constexpr int64_t kClockOffsetNs = 1'700'000'000'000'000'000; // wall = boot + this
 constexpr uint32_t kPid = 4242;
@@ -731,6 +738,14 @@ TEST(RecordKindNameTest, NamesEveryKind) {
 
 namespace vigil::process {
 namespace {
+
+using runtime::BootClock;
+using runtime::capabilityNames;
+using runtime::decodeSuppressed;
+using runtime::errnoName;
+using runtime::fillSuppressed;
+using runtime::sanitizeUtf8;
+using runtime::signalName;
 
 TEST(BootClockRegressionTest, NegativeWallTimeFloorsToValidNanos) {
   google::protobuf::Timestamp ts;

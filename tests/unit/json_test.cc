@@ -1,6 +1,6 @@
 // JSON lines rendered from the proto contract, and parsed back.
 
-#include "agent/sinks/json.h"
+#include "proto/json.h"
 #include "vigil/v1/event.json.h"
 
 #include <gmock/gmock.h>

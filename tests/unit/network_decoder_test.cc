@@ -223,7 +223,7 @@ protected:
     return res.error().message();
   }
 
-  Decoder decoder_{process::BootClock(kClockOffsetNs)};
+  Decoder decoder_{runtime::BootClock(kClockOffsetNs)};
   Event event_;
   Decoded decoded_;
 };

@@ -1,7 +1,7 @@
 // Process ancestry cache: parent resolution, what fork and exit events get
 // from it, replaced images, ancestor chains, reaping and the size cap.
 
-#include "agent/process_cache.h"
+#include "agent/enrich/process_cache.h"
 
 #include "collectors/process/decoder.h"
 

@@ -177,7 +177,7 @@ protected:
     return v1::SyscallArg::default_instance();
   }
 
-  Decoder decoder_{process::BootClock(kClockOffsetNs), {{"/etc", 3}, {"/home", 2}}};
+  Decoder decoder_{runtime::BootClock(kClockOffsetNs), {{"/etc", 3}, {"/home", 2}}};
   Event event_;
 };
 
@@ -1150,7 +1150,7 @@ TEST_F(SyscallDecoderTest, PrefixOutOfRange) {
   EXPECT_THAT(decodeError(r.build()), HasSubstr(fmt::format("prefix 3 at byte {} is out of range: 2 watched prefixes",
                                                             offsetof(vigil_sys_event, prefix))));
 
-  Decoder unfiltered(process::BootClock(0), {});
+  Decoder unfiltered(runtime::BootClock(0), {});
   r.ev().prefix = 1;
   Event e;
   auto st = unfiltered.decode(r.build(), e);
@@ -1355,7 +1355,7 @@ TEST(SyscallTableTest, UnknownNamesHaveNoSpec) {
 
 // What a rate limit dropped: one summary record, counted.
 TEST(SyscallSuppressedTest, DecodesASummaryAndRejectsBadOnes) {
-  Decoder decoder(process::BootClock(0), {});
+  Decoder decoder(runtime::BootClock(0), {});
   vigil_suppressed_event ev{};
   ev.hdr.kind = VIGIL_EV_SUPPRESSED;
   ev.hdr.version = VIGIL_SUPPRESSED_VERSION;

@@ -1,4 +1,4 @@
-#include "agent/loader/rate_limit.h"
+#include "collectors/runtime/rate_limit.h"
 
 #include "shared/common.h"
 
@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 RateCost rateCost(uint32_t per_second, uint32_t burst) {
   if (per_second == 0) {
@@ -39,4 +39,4 @@ std::vector<IdleSuppressed> takeIdleSuppressed(int fd, uint64_t now_ns, uint64_t
   return out;
 }
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

@@ -1,4 +1,4 @@
-#include "agent/loader/ring_buffer.h"
+#include "collectors/runtime/ring_buffer.h"
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 namespace {
 
 // Store the consumer position at least this often within a pass, so the
@@ -124,4 +124,4 @@ Result<int> RingBuffer::drain() {
   return total;
 }
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

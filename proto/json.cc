@@ -1,4 +1,4 @@
-#include "agent/sinks/json.h"
+#include "proto/json.h"
 
 #include "vigil/v1/event.json.h"
 

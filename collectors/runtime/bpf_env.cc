@@ -1,4 +1,4 @@
-#include "agent/loader/bpf_env.h"
+#include "collectors/runtime/bpf_env.h"
 
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 namespace {
 
 constexpr long kTracefsMagic = 0x74726163;
@@ -207,4 +207,4 @@ std::string cgroup2Mount() {
   return cgroup2MountPoint(mountinfo.str()).value_or("");
 }
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

@@ -1,4 +1,4 @@
-#include "agent/sinks/json_runtime.h"
+#include "proto/json_runtime.h"
 
 #include <algorithm>
 #include <array>

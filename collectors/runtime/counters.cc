@@ -1,4 +1,4 @@
-#include "agent/loader/counters.h"
+#include "collectors/runtime/counters.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 std::string_view kernelCounterName(int counter) {
   switch (counter) {
@@ -124,4 +124,4 @@ Result<KernelCounters> readKernelCounters(int map_fd) {
   return out;
 }
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

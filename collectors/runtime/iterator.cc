@@ -1,4 +1,4 @@
-#include "agent/loader/iterator.h"
+#include "collectors/runtime/iterator.h"
 
 #include "shared/common.h"
 
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 Status readIterator(int link_fd, const std::function<void(std::span<const uint8_t>)>& callback) {
   int fd = bpf_iter_create(link_fd);
@@ -61,4 +61,4 @@ Status readIterator(int link_fd, const std::function<void(std::span<const uint8_
   return status;
 }
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

@@ -12,7 +12,7 @@
 
 #include "shared/common.h"
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 using KernelCounters = std::array<uint64_t, VIGIL_CNT_MAX>;
 
@@ -30,4 +30,4 @@ Result<KernelCounters> readKernelCounters(int map_fd);
 // One row per possible CPU.
 Result<std::vector<KernelCounters>> readKernelCountersPerCpu(int map_fd);
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

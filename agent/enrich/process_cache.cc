@@ -1,4 +1,4 @@
-#include "agent/process_cache.h"
+#include "agent/enrich/process_cache.h"
 
 #include <algorithm>
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 // The kernel's token-bucket settings (rodata of bpf/lib/rate.bpf.h users) for
 // per_second records per second and a burst of burst: a record's cost and the
@@ -33,4 +33,4 @@ constexpr uint64_t kRateIdleNs = 1000000000ULL;
 // CLOCK_BOOTTIME.
 std::vector<IdleSuppressed> takeIdleSuppressed(int fd, uint64_t now_ns, uint64_t idle_ns);
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

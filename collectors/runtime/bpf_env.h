@@ -15,7 +15,7 @@
 struct bpf_link;
 struct bpf_map;
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 struct BpfEnvReport {
   bool tracefs_mounted_by_us = false;
@@ -64,4 +64,4 @@ struct SharedMaps {
 // keeps the object's own map.
 Status reuseSharedMaps(const SharedMaps& shared, bpf_map* events, bpf_map* counters, bpf_map* procs);
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

@@ -29,7 +29,7 @@
 #include <memory>
 #include <span>
 
-namespace vigil::loader {
+namespace vigil::runtime {
 
 class RingBuffer {
 public:
@@ -69,4 +69,4 @@ private:
   const uint8_t* data_ = nullptr; // the data pages, mapped twice in a row
 };
 
-} // namespace vigil::loader
+} // namespace vigil::runtime

@@ -2,7 +2,7 @@
 
 // What the generated JSON writers (proto/protoc-gen-vigil-json.cc, writing
 // gen/vigil/v1/*.json.{h,cc}) share: values appended to a std::string in the
-// format of agent/sinks/json.h, byte for byte what the reflection writer
+// format of proto/json.h, byte for byte what the reflection writer
 // (renderJsonReflection) prints.
 
 #include <google/protobuf/duration.pb.h>
