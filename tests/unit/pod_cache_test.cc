@@ -2,7 +2,8 @@
 // runtime does not know yet, negative entries and their expiry, the start-up
 // list, runtime outages, the size cap and removed containers, against a fake
 // runtime. No timing is asserted: every wait is for a condition, with a
-// generous timeout.
+// generous timeout, and the tests of expiry move a fake clock instead of
+// waiting for it.
 
 #include "agent/enrich/pod_cache.h"
 
@@ -159,6 +160,31 @@ private:
   std::map<std::string, std::vector<ContainerMetaPtr>> ready_;
 };
 
+// A clock the test moves by hand; real time does not move it.
+class FakeClock : public PodCacheClock {
+public:
+  TimePoint now() const override {
+    std::lock_guard lk(mu_);
+    return now_;
+  }
+  void advance(std::chrono::milliseconds by) {
+    std::lock_guard lk(mu_);
+    now_ += by;
+  }
+  // advance() cannot notify the cache's condition variable under the cache's
+  // lock, so the worker re-reads this clock every millisecond instead.
+  void waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lk, TimePoint deadline,
+                 const std::function<bool()>& wake) const override {
+    while (!wake() && now() < deadline) {
+      cv.wait_for(lk, 1ms);
+    }
+  }
+
+private:
+  mutable std::mutex mu_;
+  TimePoint now_ = TimePoint(std::chrono::hours(1));
+};
+
 // Short backoffs so that retries and give-ups happen within a test.
 PodCacheOptions fastOptions() {
   PodCacheOptions o;
@@ -262,36 +288,48 @@ TEST_F(PodCacheTest, ConcurrentLookupsOfOneIdShareOneFetch) {
 }
 
 TEST_F(PodCacheTest, IdTheRuntimeDoesNotKnowIsRetriedThenNegativeUntilItExpires) {
+  auto clock = std::make_shared<FakeClock>();
   auto options = fastOptions();
-  options.negative_ttl = 300ms;
+  options.not_found_retry_for = 100ms;
+  options.negative_ttl = 60s;
+  options.clock = clock;
   auto cache = startedCache(options);
 
   bool pending = false;
   EXPECT_EQ(cache->lookup(kA, &pending), nullptr);
   EXPECT_TRUE(pending) << "a fetch is on its way: worth waiting for";
+  // Asked at once and not found; while the clock stands, nothing is given up.
+  ASSERT_TRUE(waitFor([&] { return state_->calls(kA) == 1; }));
+  EXPECT_EQ(ready_.count(kA), 0u);
+
+  // The retry window passes: the next ask is the last.
+  clock->advance(options.not_found_retry_for);
   auto notified = ready_.waitFor(kA);
   ASSERT_TRUE(notified.has_value());
   EXPECT_EQ(*notified, nullptr); // given up: the caller stops holding events
-  int calls = state_->calls(kA);
-  EXPECT_GE(calls, 2); // retried before giving up
+  EXPECT_EQ(state_->calls(kA), 2);
 
   // Negative: answered from memory, the runtime is not asked again, and
-  // nothing is on its way.
+  // nothing is on its way, up to the last moment of negative_ttl.
+  EXPECT_EQ(cache->lookup(kA, &pending), nullptr);
+  EXPECT_FALSE(pending);
+  clock->advance(options.negative_ttl - 1ms);
   EXPECT_EQ(cache->lookup(kA, &pending), nullptr);
   EXPECT_FALSE(pending);
   auto s = cache->stats();
-  EXPECT_EQ(s.negative_hits, 1u);
+  EXPECT_EQ(s.negative_hits, 2u);
   EXPECT_EQ(s.negatives, 1u);
-  EXPECT_EQ(s.not_found, static_cast<uint64_t>(calls));
+  EXPECT_EQ(s.not_found, 2u);
   EXPECT_EQ(s.fetch_errors, 0u);
-  EXPECT_EQ(state_->calls(kA), calls);
+  EXPECT_EQ(s.expired, 0u);
+  EXPECT_EQ(state_->calls(kA), 2);
 
-  // Once expired, a lookup asks again.
-  ASSERT_TRUE(waitFor([&] {
-    cache->lookup(kA);
-    return state_->calls(kA) > calls;
-  }));
-  EXPECT_GE(cache->stats().expired, 1u);
+  // Expired: a lookup asks again.
+  clock->advance(1ms);
+  EXPECT_EQ(cache->lookup(kA, &pending), nullptr);
+  EXPECT_TRUE(pending);
+  ASSERT_TRUE(waitFor([&] { return state_->calls(kA) == 3; }));
+  EXPECT_EQ(cache->stats().expired, 1u);
 }
 
 TEST_F(PodCacheTest, ContainerThatAppearsWithinTheRetryWindowIsResolved) {
@@ -378,29 +416,36 @@ TEST_F(PodCacheTest, EvictsTheLeastRecentlyUsedBeyondMaxEntries) {
 TEST_F(PodCacheTest, RemovedContainerStaysForLateEventsThenExpires) {
   state_->add(kA, "a");
   state_->add(kB, "b");
+  auto clock = std::make_shared<FakeClock>();
   auto options = fastOptions();
-  options.resync_interval = 20ms;
-  options.removed_ttl = 10s; // long: late events still resolve
+  options.resync_interval = 30s;
+  options.removed_ttl = 60s;
+  options.clock = clock;
   auto cache = startedCache(options);
+  ASSERT_EQ(cache->stats().entries, 2u);
 
+  // The next relist finds b gone.
   state_->remove(kB);
-  uint64_t resyncs = cache->stats().resyncs;
-  ASSERT_TRUE(waitFor([&] { return cache->stats().resyncs >= resyncs + 2; }));
+  clock->advance(options.resync_interval);
+  ASSERT_TRUE(waitFor([&] { return cache->stats().resyncs >= 2; }));
+
+  // Late events still resolve, up to the last moment of removed_ttl (the
+  // relists on the way do not change that).
+  clock->advance(options.removed_ttl - 1ms);
+  ASSERT_TRUE(waitFor([&] { return cache->stats().resyncs >= 3; }));
   EXPECT_NE(cache->lookup(kB), nullptr);
   EXPECT_EQ(cache->stats().expired, 0u);
 
-  // With a short removed_ttl the entry goes.
-  auto short_options = options;
-  short_options.removed_ttl = 50ms;
-  auto short_cache = std::make_unique<PodCache>(std::make_unique<FakeRuntime>(state_), short_options);
-  state_->add(kB, "b");
-  short_cache->start();
-  ASSERT_TRUE(waitFor([&] { return short_cache->stats().entries == 2; }));
-  state_->remove(kB);
-  ASSERT_TRUE(waitFor([&] { return short_cache->stats().expired >= 1; }));
-  EXPECT_NE(short_cache->lookup(kA), nullptr);
-  auto s = short_cache->stats();
+  // Past it, at the worker's next sweep (once a second) it goes without
+  // a lookup; a stays.
+  clock->advance(1s);
+  ASSERT_TRUE(waitFor([&] { return cache->stats().expired >= 1; }));
+  auto s = cache->stats();
+  EXPECT_EQ(s.expired, 1u);
   EXPECT_EQ(s.entries, 1u);
+  EXPECT_EQ(s.evictions, 0u);
+  EXPECT_NE(cache->lookup(kA), nullptr);
+  EXPECT_EQ(cache->lookup(kB), nullptr);
 }
 
 TEST_F(PodCacheTest, LookupsBeyondMaxPendingAreDroppedAndCounted) {
