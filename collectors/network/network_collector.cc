@@ -2,32 +2,44 @@
 
 #include "shared/common.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace vigil::network {
 
-NetworkCollector::NetworkCollector(const NetworkOptions& options, CollectorOutput& output,
-                                   std::unique_ptr<NetworkBpf> bpf)
-    : options_(options), output_(output), bpf_(std::move(bpf)), decoder_(runtime::BootClock::measure()),
-      dns_cache_(DnsCache::Options{}) {}
+using runtime::bump;
+
+NetworkCollector::NetworkCollector(const NetworkOptions& options, const runtime::BootClock& clock,
+                                   CollectorOutput& output, std::unique_ptr<NetworkBpf> bpf)
+    : options_(options), output_(output), bpf_(std::move(bpf)), decoder_(clock), dns_cache_(DnsCache::Options{}) {}
 
 Result<std::unique_ptr<NetworkCollector>> NetworkCollector::create(const NetworkOptions& options,
-                                                                   const runtime::SharedMaps& shared,
+                                                                   runtime::BpfRuntime& runtime,
                                                                    CollectorOutput& output) {
-  auto bpf = NetworkBpf::create(options, shared);
+  auto bpf = NetworkBpf::create(options, runtime.sharedMaps());
   if (!bpf) {
     return bpf.error();
   }
-  return std::unique_ptr<NetworkCollector>(new NetworkCollector(options, output, std::move(*bpf)));
+  std::unique_ptr<NetworkCollector> self(new NetworkCollector(options, runtime.clock(), output, std::move(*bpf)));
+  if (auto st = runtime.registerKinds({VIGIL_EV_NET, VIGIL_EV_DNS}, *self); !st) {
+    return st.error();
+  }
+  return self;
 }
 
-void NetworkCollector::handleRecord(std::span<const uint8_t> record) { deliver(record, false); }
+void NetworkCollector::onRecord(uint16_t kind, std::span<const uint8_t> record) {
+  if (kind == VIGIL_EV_SUPPRESSED) {
+    onSuppressed(record);
+  } else {
+    deliver(record, false);
+  }
+}
 
 void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterator) {
   auto event = output_.newEvent();
   auto decoded = decoder_.decode(record, *event);
   if (!decoded) {
-    ++stats_.decode_errors;
+    bump(stats_.decode_errors);
     spdlog::warn("network collector: dropped record: {}", decoded.error().message());
     return;
   }
@@ -35,7 +47,7 @@ void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterat
     if (decoded->dns->response) {
       dns_cache_.addResponse(decoded->netns, *decoded->dns, event->ktime_ns());
     }
-    ++stats_.dns;
+    bump(stats_.dns);
   } else {
     auto* flow = event->mutable_flow();
     // A live flow younger than the update interval waits for the next run
@@ -47,30 +59,32 @@ void NetworkCollector::deliver(std::span<const uint8_t> record, bool from_iterat
     std::string name = dns_cache_.lookup(decoded->netns, flow->remote().address(), event->ktime_ns());
     if (!name.empty()) {
       flow->set_remote_name(std::move(name));
-      ++stats_.named;
+      bump(stats_.named);
     }
-    ++stats_.flows;
+    bump(stats_.flows);
   }
   output_.onEvent(std::move(event));
 }
 
-void NetworkCollector::handleSuppressed(std::span<const uint8_t> record) {
+void NetworkCollector::onSuppressed(std::span<const uint8_t> record) {
   auto event = output_.newEvent();
   if (auto st = runtime::decodeSuppressed(decoder_.clock(), record, *event); !st) {
-    ++stats_.decode_errors;
+    bump(stats_.decode_errors);
     spdlog::warn("network collector: dropped malformed record: {}", st.error().message());
     return;
   }
-  stats_.suppressed += event->suppressed().count();
+  bump(stats_.suppressed, event->suppressed().count());
   output_.onEvent(std::move(event));
 }
 
 void NetworkCollector::periodic(uint64_t now_ns) {
   if (options_.rate_limit_per_second > 0) {
-    stats_.suppressed += runtime::emitIdleSuppressed(
-        output_, decoder_.clock(), VIGIL_EV_NET, bpf_->takeIdleFlowSuppressed(now_ns, runtime::kRateIdleNs), now_ns);
-    stats_.suppressed += runtime::emitIdleSuppressed(
-        output_, decoder_.clock(), VIGIL_EV_DNS, bpf_->takeIdleDnsSuppressed(now_ns, runtime::kRateIdleNs), now_ns);
+    bump(stats_.suppressed,
+         runtime::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_NET,
+                                     bpf_->takeIdleFlowSuppressed(now_ns, runtime::kRateIdleNs), now_ns));
+    bump(stats_.suppressed,
+         runtime::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_DNS,
+                                     bpf_->takeIdleDnsSuppressed(now_ns, runtime::kRateIdleNs), now_ns));
   }
   if (options_.flow_update_seconds == 0) {
     return;
@@ -87,12 +101,20 @@ void NetworkCollector::periodic(uint64_t now_ns) {
 }
 
 void NetworkCollector::reportLiveFlows() {
-  ++stats_.iterations;
+  bump(stats_.iterations);
   auto st = bpf_->iterateFlows([&](std::span<const uint8_t> record) { deliver(record, true); });
   if (!st) {
-    ++stats_.iterator_errors;
+    bump(stats_.iterator_errors);
     spdlog::warn("network collector: flow iterator: {}", st.error().message());
   }
+}
+
+std::string NetworkCollector::statsLine() const {
+  auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  auto ds = dns_cache_.stats();
+  return fmt::format("flows={} dns={} net_decode_errors={} flows_named={} dns_cache_entries={} dns_cache_evicted={}",
+                     v(stats_.flows), v(stats_.dns), v(stats_.decode_errors), v(stats_.named), ds.entries,
+                     ds.evictions);
 }
 
 } // namespace vigil::network

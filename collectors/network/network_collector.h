@@ -1,13 +1,14 @@
 #pragma once
 
-// Network flow collector: owns the BPF side (NetworkBpf), decodes its
-// records (which arrive in the ring buffer shared with the process
-// collector), names remote addresses from the DNS answers it saw, and runs
-// the flow iterator for interim updates.
+// Network flow collector: loads its programs into the node's BPF runtime,
+// decodes the flow and DNS records (and their rate limits' summaries) the
+// runtime dispatches to it, names remote addresses from the DNS answers it
+// saw, and runs the flow iterator for interim updates.
 
 #include "collectors/network/decoder.h"
 #include "collectors/network/dns.h"
 #include "collectors/network/network_bpf.h"
+#include "collectors/runtime/bpf_runtime.h"
 #include "vigil/collector.h"
 
 #include <memory>
@@ -15,38 +16,43 @@
 
 namespace vigil::network {
 
+// Written by the capture thread, read by any (relaxed atomics).
 struct NetworkCollectorStats {
-  uint64_t flows = 0; // flow events delivered
-  uint64_t dns = 0; // DNS events delivered
-  uint64_t decode_errors = 0; // malformed records or DNS payloads (dropped, counted)
-  uint64_t named = 0; // flows whose remote address was named from DNS
-  uint64_t iterations = 0; // flow iterator runs
-  uint64_t iterator_errors = 0;
-  uint64_t suppressed = 0; // flow and DNS records dropped by the rate limit (reported in summaries)
+  std::atomic<uint64_t> flows{0}; // flow events delivered
+  std::atomic<uint64_t> dns{0}; // DNS events delivered
+  std::atomic<uint64_t> decode_errors{0}; // malformed records or DNS payloads (dropped, counted)
+  std::atomic<uint64_t> named{0}; // flows whose remote address was named from DNS
+  std::atomic<uint64_t> iterations{0}; // flow iterator runs
+  std::atomic<uint64_t> iterator_errors{0};
+  std::atomic<uint64_t> suppressed{0}; // flow and DNS records dropped by the rate limit (reported in summaries)
 };
 
-class NetworkCollector {
+class NetworkCollector : public Collector, public runtime::RecordHandler {
 public:
   static Result<std::unique_ptr<NetworkCollector>> create(const NetworkOptions& options,
-                                                          const runtime::SharedMaps& shared, CollectorOutput& output);
+                                                          runtime::BpfRuntime& runtime, CollectorOutput& output);
 
-  std::string_view name() const { return "network"; }
-  // One VIGIL_EV_NET or VIGIL_EV_DNS record from the shared ring buffer.
-  void handleRecord(std::span<const uint8_t> record);
-  // A VIGIL_EV_SUPPRESSED record of a flow or DNS rate limit.
-  void handleSuppressed(std::span<const uint8_t> record);
+  std::string_view name() const override { return "network"; }
+  Status start() override { return okStatus(); } // attached at load
+  // A VIGIL_EV_NET or VIGIL_EV_DNS record, or a VIGIL_EV_SUPPRESSED record
+  // of a flow or DNS rate limit, from the shared ring buffer.
+  void onRecord(uint16_t kind, std::span<const uint8_t> record) override;
   // Runs the flow iterator when the update interval has passed. now_ns:
   // CLOCK_BOOTTIME.
-  void periodic(uint64_t now_ns);
+  void periodic(uint64_t now_ns) override;
   // Reports every live flow's counters now.
   void reportLiveFlows();
-  void detach() { bpf_->detach(); }
+  void detach() override { bpf_->detach(); }
+  uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
+  std::string statsLine() const override;
 
   const NetworkCollectorStats& stats() const { return stats_; }
   DnsCache::Stats dnsCacheStats() const { return dns_cache_.stats(); }
 
 private:
-  NetworkCollector(const NetworkOptions& options, CollectorOutput& output, std::unique_ptr<NetworkBpf> bpf);
+  NetworkCollector(const NetworkOptions& options, const runtime::BootClock& clock, CollectorOutput& output,
+                   std::unique_ptr<NetworkBpf> bpf);
+  void onSuppressed(std::span<const uint8_t> record);
   void deliver(std::span<const uint8_t> record, bool from_iterator);
 
   NetworkOptions options_;

@@ -18,12 +18,6 @@ namespace vigil::process {
 
 using runtime::errnoText;
 
-namespace {
-
-bool isPowerOfTwo(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
-} // namespace
-
 Result<HookMode> parseHookMode(std::string_view text) {
   if (text == "auto") {
     return HookMode::Auto;
@@ -74,15 +68,8 @@ std::string_view snapshotModeName(SnapshotMode mode) {
   return "?";
 }
 
-Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& options) {
-  if (!isPowerOfTwo(options.ring_bytes) || options.ring_bytes < uint32_t(getpagesize())) {
-    return makeError("ring buffer size {} must be a power of two of at least {} bytes", options.ring_bytes,
-                     getpagesize());
-  }
-  if (options.wakeup_bytes >= options.ring_bytes) {
-    return makeError("wakeup threshold {} must be below the ring buffer size {}", options.wakeup_bytes,
-                     options.ring_bytes);
-  }
+Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& options,
+                                                       const runtime::SharedMaps& shared) {
   if (options.argv_max == 0 || options.argv_max > 32768) {
     return makeError("argv bound {} must be between 1 and 32768 bytes", options.argv_max);
   }
@@ -104,7 +91,7 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& 
   bool permission_denied = false;
   for (HookMode family : families) {
     for (bool with_iterator : iterator_choices) {
-      auto loaded = tryLoad(options, family, with_iterator, permission_denied);
+      auto loaded = tryLoad(options, shared, family, with_iterator, permission_denied);
       if (loaded) {
         spdlog::info("process hooks: {}{}; processes at start from {}", hookModeName(family),
                      failures.empty() ? "" : " (after fallback)",
@@ -121,7 +108,8 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::create(const ProcessBpfOptions& 
                    permission_denied ? " (loading tracing programs needs CAP_BPF and CAP_PERFMON, or root)" : "");
 }
 
-Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions& options, HookMode hooks,
+Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions& options,
+                                                        const runtime::SharedMaps& shared, HookMode hooks,
                                                         bool with_iterator, bool& permission_denied) {
   std::unique_ptr<ProcessBpf> self(new ProcessBpf());
   self->hooks_ = hooks;
@@ -134,7 +122,7 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions&
   auto* skel = self->skel_;
   skel->rodata->argv_max = options.argv_max;
   skel->rodata->self_tgid = options.self_tgid;
-  skel->rodata->vigil_wakeup_bytes = options.wakeup_bytes;
+  skel->rodata->vigil_wakeup_bytes = shared.wakeup_bytes;
 
   bool btf = hooks == HookMode::Btf;
   bpf_program__set_autoload(skel->progs.vigil_exec_btf, btf);
@@ -146,11 +134,10 @@ Result<std::unique_ptr<ProcessBpf>> ProcessBpf::tryLoad(const ProcessBpfOptions&
   bpf_program__set_autoload(skel->progs.vigil_task_iter, with_iterator);
   bpf_program__set_autoattach(skel->progs.vigil_task_iter, false);
 
-  if (int err = bpf_map__set_max_entries(skel->maps.vigil_events, options.ring_bytes); err != 0) {
-    return makeError("ring buffer size {}: {}", options.ring_bytes, errnoText(err));
-  }
-  if (int err = bpf_map__set_max_entries(skel->maps.vigil_procs, options.proc_map_entries); err != 0) {
-    return makeError("process map size {}: {}", options.proc_map_entries, errnoText(err));
+  if (auto st = runtime::reuseSharedMaps(shared, skel->maps.vigil_events, skel->maps.vigil_counters,
+                                         skel->maps.vigil_procs);
+      !st) {
+    return st.error();
   }
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) {
@@ -180,9 +167,6 @@ ProcessBpf::~ProcessBpf() {
 
 void ProcessBpf::detach() { process_bpf__detach(skel_); }
 
-int ProcessBpf::ringFd() const { return bpf_map__fd(skel_->maps.vigil_events); }
-int ProcessBpf::countersFd() const { return bpf_map__fd(skel_->maps.vigil_counters); }
-int ProcessBpf::procsFd() const { return bpf_map__fd(skel_->maps.vigil_procs); }
 
 Status ProcessBpf::iterateTasks(const std::function<void(std::span<const uint8_t>)>& callback) {
   if (!has_iterator_) {

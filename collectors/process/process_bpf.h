@@ -3,6 +3,7 @@
 // The one owner of the process-lifecycle BPF skeleton: open, configure
 // rodata, choose the hook family, load, attach; and the task iterator.
 
+#include "collectors/runtime/bpf_env.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -37,14 +38,15 @@ struct ProcessBpfOptions {
   SnapshotMode snapshot = SnapshotMode::Auto;
   uint32_t argv_max = 4096; // bytes of argv captured per exec
   uint32_t self_tgid = 0; // never report this process; 0 reports everything
-  uint32_t ring_bytes = 8u << 20; // ring buffer size, power of two, >= page size
-  uint32_t wakeup_bytes = 128u << 10; // wake user space when unread data crosses this; 0: every record
-  uint32_t proc_map_entries = 65536; // pid -> exec_id LRU size
+  uint32_t proc_map_entries = 65536; // pid -> exec_id LRU size (the runtime creates that map)
 };
 
 class ProcessBpf {
 public:
-  static Result<std::unique_ptr<ProcessBpf>> create(const ProcessBpfOptions& options);
+  // Loads the programs into the runtime's shared maps (the ring, the
+  // counters, the pid -> exec_id map).
+  static Result<std::unique_ptr<ProcessBpf>> create(const ProcessBpfOptions& options,
+                                                    const runtime::SharedMaps& shared);
   ~ProcessBpf();
   ProcessBpf(const ProcessBpf&) = delete;
   ProcessBpf& operator=(const ProcessBpf&) = delete;
@@ -56,17 +58,14 @@ public:
   // Detaches every hook; maps stay readable (the ring can still be drained).
   void detach();
 
-  int ringFd() const;
-  int countersFd() const;
-  int procsFd() const;
-
   // Runs the task iterator to its end, handing each record to callback.
   Status iterateTasks(const std::function<void(std::span<const uint8_t>)>& callback);
 
 private:
   ProcessBpf() = default;
   // One attempt; sets permission_denied when the kernel refused with EPERM.
-  static Result<std::unique_ptr<ProcessBpf>> tryLoad(const ProcessBpfOptions& options, HookMode hooks,
+  static Result<std::unique_ptr<ProcessBpf>> tryLoad(const ProcessBpfOptions& options,
+                                                     const runtime::SharedMaps& shared, HookMode hooks,
                                                      bool with_iterator, bool& permission_denied);
 
   process_bpf* skel_ = nullptr;

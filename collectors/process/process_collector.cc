@@ -4,6 +4,7 @@
 
 #include "shared/common.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <cstddef>
@@ -11,19 +12,25 @@
 
 namespace vigil::process {
 
+using runtime::bump;
 using runtime::BootClock;
 using runtime::capabilityNames;
 using runtime::errnoName;
 using runtime::sanitizeUtf8;
 using runtime::signalName;
 
-ProcessCollector::ProcessCollector(const ProcessBpfOptions& options, CollectorOutput& output)
-    : options_(options), output_(output), decoder_(BootClock::measure()) {}
+ProcessCollector::ProcessCollector(const ProcessBpfOptions& options, const BootClock& clock, CollectorOutput& output)
+    : options_(options), output_(output), decoder_(clock) {}
 
 Result<std::unique_ptr<ProcessCollector>> ProcessCollector::create(const ProcessBpfOptions& options,
+                                                                   runtime::BpfRuntime& runtime,
                                                                    CollectorOutput& output) {
-  std::unique_ptr<ProcessCollector> self(new ProcessCollector(options, output));
-  auto bpf = ProcessBpf::create(options);
+  std::unique_ptr<ProcessCollector> self(new ProcessCollector(options, runtime.clock(), output));
+  if (auto st = runtime.registerKinds({VIGIL_EV_EXEC, VIGIL_EV_FORK, VIGIL_EV_EXIT, VIGIL_EV_SNAPSHOT}, *self);
+      !st) {
+    return st.error();
+  }
+  auto bpf = ProcessBpf::create(options, runtime.sharedMaps());
   if (!bpf) {
     return bpf.error();
   }
@@ -31,17 +38,9 @@ Result<std::unique_ptr<ProcessCollector>> ProcessCollector::create(const Process
   return self;
 }
 
-Status ProcessCollector::start() {
-  auto ring = runtime::RingBuffer::create(
-      bpf_->ringFd(), [this](std::span<const uint8_t> r) { onRecord(r); }, options_.wakeup_bytes > 0);
-  if (!ring) {
-    return ring.error();
-  }
-  ring_ = std::move(*ring);
-  // Hooks are attached already, so nothing that starts from here on is
-  // missed; the snapshot covers what ran before.
-  return reportExisting();
-}
+// Hooks are attached already, so nothing that starts from here on is
+// missed; the snapshot covers what ran before.
+Status ProcessCollector::start() { return reportExisting(); }
 
 Status ProcessCollector::reportExisting() {
   if (bpf_->hasIterator()) {
@@ -50,7 +49,7 @@ Status ProcessCollector::reportExisting() {
       scratch.Clear();
       auto kind = decoder_.decode(record, scratch);
       if (!kind || *kind != RecordKind::Snapshot) {
-        ++stats_.decode_errors;
+        bump(stats_.decode_errors);
         spdlog::warn("process snapshot: dropped record: {}",
                      kind ? "unexpected live record" : kind.error().message());
         return;
@@ -59,71 +58,44 @@ Status ProcessCollector::reportExisting() {
       if (!p->kernel_thread()) {
         fillArgsFromProc(p->pid(), options_.argv_max, *p);
       }
-      ++stats_.records[size_t(RecordKind::Snapshot)];
-      ++stats_.existing_processes;
+      bump(stats_.records[size_t(RecordKind::Snapshot)]);
+      bump(stats_.existing_processes);
       output_.onExistingProcess(std::move(*p));
     });
     if (st) {
-      spdlog::info("process snapshot: {} processes from the task iterator", stats_.existing_processes);
+      spdlog::info("process snapshot: {} processes from the task iterator", stats_.existing_processes.load());
       return okStatus();
     }
     spdlog::warn("process snapshot: task iterator failed ({}); scanning /proc", st.error().message());
   }
   auto processes = scanProc(decoder_.clock(), options_.argv_max);
   for (auto& p : processes) {
-    ++stats_.existing_processes;
+    bump(stats_.existing_processes);
     output_.onExistingProcess(std::move(p));
   }
   spdlog::info("process snapshot: {} processes from /proc", processes.size());
   return okStatus();
 }
 
-void ProcessCollector::onRecord(std::span<const uint8_t> record) {
-  if (record.size() >= sizeof(vigil_event_header)) {
-    uint16_t kind = 0;
-    std::memcpy(&kind, record.data() + offsetof(vigil_event_header, kind), sizeof(kind));
-    if (kind >= VIGIL_EV_SYSCALL && kind < VIGIL_EV_KIND_MAX && other_records_) {
-      other_records_(kind, record);
-      return;
-    }
-  }
+void ProcessCollector::onRecord(uint16_t, std::span<const uint8_t> record) {
   auto event = output_.newEvent();
   auto kind = decoder_.decode(record, *event);
   if (!kind) {
-    ++stats_.decode_errors;
+    bump(stats_.decode_errors);
     spdlog::warn("process collector: dropped malformed record: {}", kind.error().message());
     return;
   }
-  ++stats_.records[size_t(*kind)];
+  bump(stats_.records[size_t(*kind)]);
   if (*kind == RecordKind::Snapshot) {
     return; // only the iterator produces these
   }
   output_.onEvent(std::move(event));
 }
 
-Result<int> ProcessCollector::poll(int timeout_ms) {
-  if (!ring_) {
-    return makeError("process collector polled before start()");
-  }
-  return ring_->poll(timeout_ms);
-}
-
-void ProcessCollector::stop() {
-  if (stopped_ || !ring_) {
-    return;
-  }
-  stopped_ = true;
-  bpf_->detach();
-  auto n = ring_->drain();
-  if (!n) {
-    spdlog::warn("process collector: draining at stop: {}", n.error().message());
-  } else {
-    spdlog::debug("process collector: drained {} records at stop", *n);
-  }
-}
-
-Result<runtime::KernelCounters> ProcessCollector::kernelCounters() const {
-  return runtime::readKernelCounters(bpf_->countersFd());
+std::string ProcessCollector::statsLine() const {
+  auto r = [&](RecordKind k) { return stats_.records[size_t(k)].load(std::memory_order_relaxed); };
+  return fmt::format("exec={} fork={} exit={} snapshot={} process_decode_errors={}", r(RecordKind::Exec),
+                     r(RecordKind::Fork), r(RecordKind::Exit), r(RecordKind::Snapshot), decodeErrors());
 }
 
 } // namespace vigil::process

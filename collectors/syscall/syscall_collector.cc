@@ -4,23 +4,34 @@
 #include "shared/common.h"
 #include "shared/syscall.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include <spdlog/spdlog.h>
 
 namespace vigil::syscall {
 
-SyscallCollector::SyscallCollector(CollectorOutput& output, std::unique_ptr<SyscallBpf> bpf)
-    : output_(output), bpf_(std::move(bpf)), decoder_(runtime::BootClock::measure(), bpf_->prefixes()) {}
+using runtime::bump;
+
+SyscallCollector::SyscallCollector(CollectorOutput& output, const runtime::BootClock& clock,
+                                   std::unique_ptr<SyscallBpf> bpf)
+    : output_(output), bpf_(std::move(bpf)), decoder_(clock, bpf_->prefixes()) {}
 
 Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const SyscallOptions& options,
-                                                                   const SharedMaps& shared,
+                                                                   runtime::BpfRuntime& runtime,
                                                                    CollectorOutput& output) {
-  auto bpf = SyscallBpf::create(options, shared);
+  auto bpf = SyscallBpf::create(options, runtime.sharedMaps());
   if (!bpf) {
     return bpf.error();
   }
-  std::unique_ptr<SyscallCollector> collector(new SyscallCollector(output, std::move(*bpf)));
+  std::unique_ptr<SyscallCollector> collector(new SyscallCollector(output, runtime.clock(), std::move(*bpf)));
+  if (auto st = runtime.registerKinds({VIGIL_EV_SYSCALL}, *collector); !st) {
+    return st.error();
+  }
   // Syscalls without a decoded spec: their arguments as the kernel names them.
   for (const auto& name : options.trace) {
     auto nr = syscallNumber(name);
@@ -34,24 +45,24 @@ Result<std::unique_ptr<SyscallCollector>> SyscallCollector::create(const Syscall
   return collector;
 }
 
-void SyscallCollector::handleRecord(uint16_t kind, std::span<const uint8_t> record) {
+void SyscallCollector::onRecord(uint16_t kind, std::span<const uint8_t> record) {
   auto event = output_.newEvent();
   if (kind == VIGIL_EV_SUPPRESSED) {
     if (auto st = decoder_.decodeSuppressed(record, *event); !st) {
-      ++stats_.decode_errors;
+      bump(stats_.decode_errors);
       spdlog::warn("syscall collector: dropped malformed record: {}", st.error().message());
       return;
     }
-    stats_.suppressed += event->suppressed().count();
+    bump(stats_.suppressed, event->suppressed().count());
     output_.onEvent(std::move(event));
     return;
   }
   if (auto st = decoder_.decode(record, *event); !st) {
-    ++stats_.decode_errors;
+    bump(stats_.decode_errors);
     spdlog::warn("syscall collector: dropped malformed record: {}", st.error().message());
     return;
   }
-  ++stats_.records;
+  bump(stats_.records);
   countRecord(record);
   output_.onEvent(std::move(event));
 }
@@ -90,8 +101,27 @@ Result<std::map<std::pair<uint64_t, uint32_t>, uint64_t>> SyscallCollector::coun
 }
 
 void SyscallCollector::periodic(uint64_t now_ns) {
-  stats_.suppressed += runtime::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_SYSCALL,
-                                                   bpf_->takeIdleSuppressed(now_ns, runtime::kRateIdleNs), now_ns);
+  bump(stats_.suppressed, runtime::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_SYSCALL,
+                                                      bpf_->takeIdleSuppressed(now_ns, runtime::kRateIdleNs), now_ns));
+}
+
+std::string SyscallCollector::statsLine() const {
+  std::string line = fmt::format("syscall={} syscall_decode_errors={} syscall_rate_limited={}",
+                                 stats_.records.load(std::memory_order_relaxed), decodeErrors(),
+                                 stats_.suppressed.load(std::memory_order_relaxed));
+  if (auto c = counts()) {
+    // The busiest (cgroup, syscall) pairs; all of them are metrics.
+    std::vector<std::pair<uint64_t, std::pair<uint64_t, uint32_t>>> top;
+    for (const auto& [key, n] : *c) {
+      top.push_back({n, key});
+    }
+    std::sort(top.begin(), top.end(), std::greater<>());
+    line += fmt::format(" syscall_counters={}", c->size());
+    for (size_t i = 0; i < top.size() && i < 5; ++i) {
+      line += fmt::format(" {}@cgroup{}={}", syscallName(top[i].second.second), top[i].second.first, top[i].first);
+    }
+  }
+  return line;
 }
 
 } // namespace vigil::syscall

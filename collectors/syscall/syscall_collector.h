@@ -1,11 +1,11 @@
 #pragma once
 
-// Syscall and file activity collector: owns the BPF side (SyscallBpf),
-// decodes its records and hands events to the pipeline. Its records arrive
-// in the ring buffer it shares with the process collector, which forwards
-// them here (handleRecord).
+// Syscall and file activity collector: loads its programs into the node's
+// BPF runtime, decodes the VIGIL_EV_SYSCALL records (and the summaries of
+// its rate limit) the runtime dispatches to it, and hands events on.
 
 #include "collectors/syscall/decoder.h"
+#include "collectors/runtime/bpf_runtime.h"
 #include "collectors/syscall/syscall_bpf.h"
 #include "vigil/collector.h"
 
@@ -17,26 +17,30 @@
 
 namespace vigil::syscall {
 
+// Written by the capture thread, read by any (relaxed atomics).
 struct SyscallCollectorStats {
-  uint64_t records = 0; // decoded and delivered
-  uint64_t decode_errors = 0; // malformed records (dropped, counted)
-  uint64_t suppressed = 0; // records the rate limit dropped, reported in summaries
+  std::atomic<uint64_t> records{0}; // decoded and delivered
+  std::atomic<uint64_t> decode_errors{0}; // malformed records (dropped, counted)
+  std::atomic<uint64_t> suppressed{0}; // records the rate limit dropped, reported in summaries
 };
 
-class SyscallCollector {
+class SyscallCollector : public Collector, public runtime::RecordHandler {
 public:
-  static Result<std::unique_ptr<SyscallCollector>> create(const SyscallOptions& options, const SharedMaps& shared,
-                                                          CollectorOutput& output);
+  static Result<std::unique_ptr<SyscallCollector>> create(const SyscallOptions& options,
+                                                          runtime::BpfRuntime& runtime, CollectorOutput& output);
 
-  std::string_view name() const { return "syscall"; }
+  std::string_view name() const override { return "syscall"; }
+  Status start() override { return okStatus(); } // attached at load
   // One VIGIL_EV_SYSCALL or VIGIL_EV_SUPPRESSED record (kind, from its
   // header) from the shared ring buffer.
-  void handleRecord(uint16_t kind, std::span<const uint8_t> record);
+  void onRecord(uint16_t kind, std::span<const uint8_t> record) override;
   // Reports what the rate limit dropped in cgroups that have gone quiet
   // (their next record would have carried it). now_ns: CLOCK_BOOTTIME.
-  void periodic(uint64_t now_ns);
+  void periodic(uint64_t now_ns) override;
   // Stops capturing; records already in the ring are still delivered.
-  void detach() { bpf_->detach(); }
+  void detach() override { bpf_->detach(); }
+  uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
+  std::string statsLine() const override;
 
   const SyscallCollectorStats& stats() const { return stats_; }
   // Calls per (cgroup id, syscall number) since start: the kernel's counts,
@@ -46,7 +50,7 @@ public:
   const SyscallBpf& bpf() const { return *bpf_; }
 
 private:
-  SyscallCollector(CollectorOutput& output, std::unique_ptr<SyscallBpf> bpf);
+  SyscallCollector(CollectorOutput& output, const runtime::BootClock& clock, std::unique_ptr<SyscallBpf> bpf);
 
   CollectorOutput& output_;
   std::unique_ptr<SyscallBpf> bpf_;

@@ -22,20 +22,27 @@ public:
   virtual void onExistingProcess(Process&& process) = 0;
 };
 
-// The user side of one capture domain. Lifecycle: a static create() builds
-// and loads it (failing fast on misconfiguration), start() attaches and
-// reports what already exists, poll() delivers events, stop() drains what the
-// kernel already captured and detaches.
+// The user side of one capture domain (process, syscall, network, ...).
+// Lifecycle: the domain's create() loads its programs into the node's BPF
+// runtime and registers the record kinds it decodes; start() attaches and
+// reports what already exists; records then arrive through the runtime's
+// dispatch on the capture thread and leave as events through the
+// CollectorOutput; detach() stops capture (what is in the ring is still
+// delivered when the runtime drains it). Adding a domain adds a collector
+// and its registration (agent/collectors.cc), never a branch in the agent.
 class Collector {
 public:
   virtual ~Collector() = default;
 
   virtual std::string_view name() const = 0;
   virtual Status start() = 0;
-  // Waits up to timeout_ms for events and delivers them. Returns the number
-  // delivered, or an error when polling itself failed.
-  virtual Result<int> poll(int timeout_ms) = 0;
-  virtual void stop() = 0;
+  // The domain's timers, on the capture thread. now_ns: CLOCK_BOOTTIME.
+  virtual void periodic(uint64_t now_ns) {}
+  virtual void detach() = 0;
+  // Records of this domain dropped as malformed so far. Any thread.
+  virtual uint64_t decodeErrors() const = 0;
+  // One line of this domain's counters for the stats log.
+  virtual std::string statsLine() const { return {}; }
 };
 
 using CollectorPtr = std::unique_ptr<Collector>;

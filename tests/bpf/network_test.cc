@@ -14,6 +14,7 @@
 // with 0, or with the number of the step that failed (its errno is kept in
 // the shared page).
 
+#include "collectors/network/network_collector.h"
 #include "collectors/runtime/counters.h"
 #include "collectors/runtime/bpf_env.h"
 #include "support/agent_harness.h"
@@ -725,15 +726,15 @@ protected:
   // malformed, and the iterator never failed.
   static void expectNoLoss(AgentHarness& h) {
     h.stop();
-    auto counters = h.agent().processCollector().kernelCounters();
+    auto counters = h.agent().runtime().kernelCounters();
     ASSERT_TRUE(counters) << counters.error().message();
     EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_NET], 0u);
     EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_DNS], 0u);
     EXPECT_EQ((*counters)[VIGIL_CNT_NET_STORAGE_FAIL], 0u);
     EXPECT_EQ((*counters)[VIGIL_CNT_NET_ITER_WRITE_FAIL], 0u);
-    ASSERT_NE(h.agent().networkCollector(), nullptr);
-    EXPECT_EQ(h.agent().networkCollector()->stats().decode_errors, 0u);
-    EXPECT_EQ(h.agent().networkCollector()->stats().iterator_errors, 0u);
+    ASSERT_NE(h.agent().collector<network::NetworkCollector>("network"), nullptr);
+    EXPECT_EQ(h.agent().collector<network::NetworkCollector>("network")->stats().decode_errors.load(), 0u);
+    EXPECT_EQ(h.agent().collector<network::NetworkCollector>("network")->stats().iterator_errors.load(), 0u);
   }
 };
 
@@ -1447,7 +1448,7 @@ TEST_F(NetworkTest, ConnectionsOfAPreexistingListenerHaveNoOwner) {
   ASSERT_GT(run.server_port, 0);
   AgentHarness h(config());
   const uint64_t unowned_before = [&] {
-    auto counters = h.agent().processCollector().kernelCounters();
+    auto counters = h.agent().runtime().kernelCounters();
     return counters ? (*counters)[VIGIL_CNT_NET_NO_OWNER] : 0;
   }();
   startTcpClient(plan, run);
@@ -1502,7 +1503,7 @@ TEST_F(NetworkTest, ConnectionsOfAPreexistingListenerHaveNoOwner) {
                     run.server_port, hostNetns()};
   expectOpen(connect->flow(), v1::FLOW_CONNECT, client, "AF_INET");
   expectClose(client_close->flow(), connect->flow(), client, plan.to_server, plan.to_client, "FIN_WAIT2");
-  auto counters = h.agent().processCollector().kernelCounters();
+  auto counters = h.agent().runtime().kernelCounters();
   ASSERT_TRUE(counters);
   EXPECT_GE((*counters)[VIGIL_CNT_NET_NO_OWNER], unowned_before + 2);
   expectNoLoss(h);

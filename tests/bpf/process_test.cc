@@ -3,6 +3,7 @@
 // Runs once per hook family (tp_btf and classic tracepoints).
 
 #include "collectors/process/decoder.h"
+#include "collectors/process/process_collector.h"
 #include "support/agent_harness.h"
 #include "support/spawn.h"
 
@@ -184,11 +185,11 @@ TEST_P(ProcessTest, ExecCarriesEveryField) {
   EXPECT_GT(exit->seq(), ev->seq());
 
   h.stop();
-  auto counters = h.agent().processCollector().kernelCounters();
+  auto counters = h.agent().runtime().kernelCounters();
   ASSERT_TRUE(counters);
   EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_EXEC], 0u);
   EXPECT_EQ((*counters)[VIGIL_CNT_SCRATCH_MISS], 0u);
-  EXPECT_EQ(h.agent().processCollector().stats().decode_errors, 0u);
+  EXPECT_EQ(h.agent().collector<process::ProcessCollector>("process")->stats().decode_errors.load(), 0u);
 }
 
 TEST_P(ProcessTest, ArgvBoundIsExactAndFlagged) {
@@ -426,8 +427,8 @@ TEST_P(ProcessTest, ThreadsAreNotProcessesAndTheLastThreadReportsTheExit) {
 // dropped in the kernel, and every drop is counted by kind.
 TEST_P(ProcessTest, RingBufferOverflowIsCountedByKind) {
   AgentConfig c = config();
-  c.process.ring_bytes = 4096;
-  c.process.wakeup_bytes = 1024;
+  c.ring.buffer_bytes = 4096;
+  c.ring.wakeup_bytes = 1024;
   std::vector<EventSinkPtr> sinks;
   auto capture = std::make_unique<CaptureSink>();
   CaptureSink* sink = capture.get();
@@ -443,7 +444,7 @@ TEST_P(ProcessTest, RingBufferOverflowIsCountedByKind) {
     ASSERT_EQ(waitStatus(pid), 0);
     pids.push_back(pid);
   }
-  auto counters = (*agent)->processCollector().kernelCounters();
+  auto counters = (*agent)->runtime().kernelCounters();
   ASSERT_TRUE(counters);
   uint64_t lost_exec = (*counters)[VIGIL_CNT_RB_FULL_EXEC];
   EXPECT_GT(lost_exec, 0u);
@@ -471,8 +472,8 @@ TEST_P(ProcessTest, SmallRingWrapsWithoutLossUnderEitherWakeupRule) {
   for (uint32_t wakeup : {0u, 4096u}) {
     SCOPED_TRACE("wakeup_bytes " + std::to_string(wakeup));
     AgentConfig c = config();
-    c.process.ring_bytes = 64 << 10; // ~200 exec, fork and exit records: 150 execs wrap it ~5 times
-    c.process.wakeup_bytes = wakeup;
+    c.ring.buffer_bytes = 64 << 10; // ~200 exec, fork and exit records: 150 execs wrap it ~5 times
+    c.ring.wakeup_bytes = wakeup;
     AgentHarness h(c);
 
     constexpr int kRuns = 150;
@@ -489,8 +490,8 @@ TEST_P(ProcessTest, SmallRingWrapsWithoutLossUnderEitherWakeupRule) {
       ASSERT_EQ(ev->exec().process().args_size(), 3);
       EXPECT_EQ(ev->exec().process().args(2), std::to_string(i));
     }
-    EXPECT_EQ(h.agent().processCollector().stats().decode_errors, 0u);
-    auto counters = h.agent().processCollector().kernelCounters();
+    EXPECT_EQ(h.agent().collector<process::ProcessCollector>("process")->stats().decode_errors.load(), 0u);
+    auto counters = h.agent().runtime().kernelCounters();
     ASSERT_TRUE(counters);
     EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_EXEC], 0u);
   }

@@ -396,7 +396,7 @@ protected:
   // No syscall record was lost or failed in the kernel during the test.
   static void expectNoLoss(AgentHarness& h) {
     h.stop();
-    auto counters = h.agent().processCollector().kernelCounters();
+    auto counters = h.agent().runtime().kernelCounters();
     ASSERT_TRUE(counters);
     EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_SYSCALL], 0u);
     EXPECT_EQ((*counters)[VIGIL_CNT_RB_FULL_FILE], 0u);
@@ -406,7 +406,7 @@ protected:
   }
 
   static uint64_t kernelCounter(AgentHarness& h, int counter) {
-    auto counters = h.agent().processCollector().kernelCounters();
+    auto counters = h.agent().runtime().kernelCounters();
     return counters ? (*counters)[size_t(counter)] : 0;
   }
 
@@ -1554,7 +1554,7 @@ TEST_P(SyscallCgroupTest, CountsPerCgroupAndSyscall) {
   AgentConfig c = config({});
   c.syscalls.count = {"getppid"};
   AgentHarness h(c);
-  ASSERT_NE(h.agent().syscallCollector(), nullptr);
+  ASSERT_NE(h.agent().collector<syscall::SyscallCollector>("syscall"), nullptr);
 
   pid_t pid = runChildIn(cg, [](Results& r) {
     for (int i = 0; i < kCalls; ++i) {
@@ -1563,7 +1563,7 @@ TEST_P(SyscallCgroupTest, CountsPerCgroupAndSyscall) {
   });
   ASSERT_EQ(sharedResults()->ret[0], kCalls);
   settle(h, pid);
-  auto counts = h.agent().syscallCollector()->counts();
+  auto counts = h.agent().collector<syscall::SyscallCollector>("syscall")->counts();
   ASSERT_TRUE(counts) << counts.error().message();
   const uint32_t nr = syscall::syscallNumber("getppid").value();
   ASSERT_EQ(nr, uint32_t(SYS_getppid));
@@ -1608,7 +1608,7 @@ TEST_P(SyscallCgroupTest, TracedCallsAreCountedOnce) {
     }
   }
   EXPECT_EQ(getppids, size_t(kCalls));
-  auto counts = h.agent().syscallCollector()->counts();
+  auto counts = h.agent().collector<syscall::SyscallCollector>("syscall")->counts();
   ASSERT_TRUE(counts) << counts.error().message();
   auto it = counts->find({cg.id(), uint32_t(SYS_getppid)});
   ASSERT_NE(it, counts->end());
@@ -1667,7 +1667,7 @@ TEST_P(SyscallCgroupTest, RateLimitDropsAreCountedInSummaries) {
   EXPECT_GE(kernelCounter(h, VIGIL_CNT_RATE_LIMITED), suppressed);
   // Every call is counted once: the suppressed ones by the kernel, the
   // delivered ones (recorded whole at exit) by the agent.
-  auto counts = h.agent().syscallCollector()->counts();
+  auto counts = h.agent().collector<syscall::SyscallCollector>("syscall")->counts();
   ASSERT_TRUE(counts) << counts.error().message();
   auto it = counts->find({cg.id(), uint32_t(SYS_getppid)});
   ASSERT_NE(it, counts->end());

@@ -1,0 +1,42 @@
+#include "agent/collectors.h"
+
+#include "collectors/network/network_collector.h"
+#include "collectors/process/process_collector.h"
+#include "collectors/syscall/syscall_collector.h"
+
+namespace vigil {
+namespace {
+
+template <class T> Result<CollectorPtr> upcast(Result<std::unique_ptr<T>> made) {
+  if (!made) {
+    return made.error();
+  }
+  return CollectorPtr(std::move(*made));
+}
+
+constexpr CaptureDomain kDomains[] = {
+    {"process", [](const AgentConfig&) { return true; },
+     [](const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& rt, CollectorOutput& out) {
+       process::ProcessBpfOptions options = config.process;
+       options.self_tgid = self_tgid;
+       return upcast(process::ProcessCollector::create(options, rt, out));
+     }},
+    {"syscall", [](const AgentConfig& config) { return config.syscalls.enabled; },
+     [](const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& rt, CollectorOutput& out) {
+       syscall::SyscallOptions options = config.syscalls;
+       options.self_tgid = self_tgid;
+       return upcast(syscall::SyscallCollector::create(options, rt, out));
+     }},
+    {"network", [](const AgentConfig& config) { return config.network.enabled; },
+     [](const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& rt, CollectorOutput& out) {
+       network::NetworkOptions options = config.network;
+       options.self_tgid = self_tgid;
+       return upcast(network::NetworkCollector::create(options, rt, out));
+     }},
+};
+
+} // namespace
+
+std::span<const CaptureDomain> captureDomains() { return kDomains; }
+
+} // namespace vigil
