@@ -1,6 +1,9 @@
 #include "agent/agent.h"
 
 #include "agent/collectors.h"
+#include "collectors/runtime/capabilities.h"
+
+#include <fmt/ranges.h>
 
 #include <spdlog/spdlog.h>
 
@@ -63,15 +66,35 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
 
   const uint32_t self_tgid = config.report_self ? 0 : uint32_t(getpid());
   for (const CaptureDomain& domain : captureDomains()) {
+    FeatureStatus feature{std::string(domain.name), false, {}};
     if (!domain.enabled(config)) {
+      feature.detail = "off in the configuration";
       spdlog::info("{} capture: off in the configuration", domain.name);
+      agent->features_.push_back(std::move(feature));
+      continue;
+    }
+    if (auto missing = runtime::missingCapabilities(domain.needs); !missing.empty()) {
+      feature.detail = fmt::format("disabled: needs {} {}", fmt::join(missing, " and "), domain.needs_why);
+      spdlog::warn("{} capture {}", domain.name, feature.detail);
+      agent->features_.push_back(std::move(feature));
       continue;
     }
     auto collector = domain.create(config, self_tgid, *agent->runtime_, *agent);
     if (!collector) {
       return collector.error().wrap(fmt::format("{} collector", domain.name));
     }
+    feature.running = true;
+    feature.detail = (*collector)->detail();
+    agent->features_.push_back(std::move(feature));
     agent->collectors_.push_back(std::move(*collector));
+  }
+  if (config.enrich.pods.containers) {
+    const std::string& endpoint = agent->enrich_->pods().endpoint();
+    agent->features_.push_back({"pods", !endpoint.empty(),
+                                endpoint.empty() ? "no container runtime socket found: container ids only"
+                                                 : fmt::format("container runtime at {}", endpoint)});
+  } else {
+    agent->features_.push_back({"pods", false, "off in the configuration"});
   }
   return agent;
 }
@@ -95,10 +118,11 @@ Status Agent::start() {
     sink_thread_ = std::thread([this] { sinkLoop(); });
   }
   std::string domains;
-  for (const auto& c : collectors_) {
-    domains += domains.empty() ? std::string(c->name()) : fmt::format(", {}", c->name());
+  for (const auto& f : features_) {
+    domains += fmt::format("{}{} ({}{})", domains.empty() ? "" : ", ", f.name, f.running ? "" : "not running: ",
+                           f.detail);
   }
-  spdlog::info("agent on node '{}' capturing {}; {} processes known at start; pipeline: {}", node_, domains,
+  spdlog::info("agent on node '{}': {}; {} processes known at start; pipeline: {}", node_, domains,
                enrich_->cacheStats().entries,
                stage_thread_on_  ? "capture, stage and sink threads"
                : sink_thread_on_ ? "capture and stages on one thread, sinks on another"

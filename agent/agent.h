@@ -44,6 +44,14 @@ struct DropCount {
   int cpu = -1; // the CPU, for the kernel's ring-buffer-full counters; -1: all
 };
 
+// Whether a part of the agent runs, and why not when it does not (health,
+// metrics, the start log).
+struct FeatureStatus {
+  std::string name; // "process", "syscall", "network", "pods"
+  bool running = false;
+  std::string detail; // how it runs, or what is missing
+};
+
 class Agent : public CollectorOutput {
 public:
   // Prepares the host and the BPF runtime, loads and attaches every enabled
@@ -88,6 +96,7 @@ public:
     }
     return nullptr;
   }
+  const std::vector<FeatureStatus>& features() const { return features_; }
   void logStats() const;
 
 private:
@@ -132,6 +141,7 @@ private:
   bool pool_trim_due_ = false; // events were built since the pool was last trimmed (capture thread)
   std::unique_ptr<runtime::BpfRuntime> runtime_;
   std::vector<CollectorPtr> collectors_;
+  std::vector<FeatureStatus> features_;
   std::vector<StagePtr> stages_;
   enrich::EnrichStage* enrich_ = nullptr; // stages_[0]
   std::vector<Link> links_; // links_[i] hands on to stage i + 1

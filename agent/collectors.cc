@@ -4,6 +4,8 @@
 #include "collectors/process/process_collector.h"
 #include "collectors/syscall/syscall_collector.h"
 
+#include <linux/capability.h>
+
 namespace vigil {
 namespace {
 
@@ -15,19 +17,20 @@ template <class T> Result<CollectorPtr> upcast(Result<std::unique_ptr<T>> made) 
 }
 
 constexpr CaptureDomain kDomains[] = {
-    {"process", [](const AgentConfig&) { return true; },
+    {"process", [](const AgentConfig&) { return true; }, 0, "",
      [](const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& rt, CollectorOutput& out) {
        process::ProcessBpfOptions options = config.process;
        options.self_tgid = self_tgid;
        return upcast(process::ProcessCollector::create(options, rt, out));
      }},
-    {"syscall", [](const AgentConfig& config) { return config.syscalls.enabled; },
+    {"syscall", [](const AgentConfig& config) { return config.syscalls.enabled; }, 0, "",
      [](const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& rt, CollectorOutput& out) {
        syscall::SyscallOptions options = config.syscalls;
        options.self_tgid = self_tgid;
        return upcast(syscall::SyscallCollector::create(options, rt, out));
      }},
-    {"network", [](const AgentConfig& config) { return config.network.enabled; },
+    {"network", [](const AgentConfig& config) { return config.network.enabled; }, 1ull << CAP_NET_ADMIN,
+     "to load and attach its socket programs to the cgroup v2 root",
      [](const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& rt, CollectorOutput& out) {
        network::NetworkOptions options = config.network;
        options.self_tgid = self_tgid;

@@ -9,6 +9,7 @@
 #include "collectors/runtime/bpf_runtime.h"
 #include "vigil/collector.h"
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -17,6 +18,11 @@ namespace vigil {
 struct CaptureDomain {
   std::string_view name;
   bool (*enabled)(const AgentConfig& config);
+  // The capabilities it cannot run without (beyond CAP_BPF and
+  // CAP_PERFMON, which every domain needs), and why, for the line that
+  // turns it off when one is missing.
+  uint64_t needs; // bit n: capability n (1ull << CAP_NET_ADMIN)
+  std::string_view needs_why;
   // self_tgid: the process capture must not report (0: report everything).
   Result<CollectorPtr> (*create)(const AgentConfig& config, uint32_t self_tgid, runtime::BpfRuntime& runtime,
                                  CollectorOutput& output);

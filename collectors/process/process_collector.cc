@@ -92,6 +92,11 @@ void ProcessCollector::onRecord(uint16_t, std::span<const uint8_t> record) {
   output_.onEvent(std::move(event));
 }
 
+std::string ProcessCollector::detail() const {
+  return fmt::format("hooks: {}; snapshot: {}", hookModeName(bpf_->activeHooks()),
+                     bpf_->hasIterator() ? "task iterator" : "/proc");
+}
+
 std::string ProcessCollector::statsLine() const {
   auto r = [&](RecordKind k) { return stats_.records[size_t(k)].load(std::memory_order_relaxed); };
   return fmt::format("exec={} fork={} exit={} snapshot={} process_decode_errors={}", r(RecordKind::Exec),

@@ -33,6 +33,7 @@ public:
   void detach() override { bpf_->detach(); }
   uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
   std::string statsLine() const override;
+  std::string detail() const override;
   void onRecord(uint16_t kind, std::span<const uint8_t> record) override;
 
   const ProcessCollectorStats& stats() const { return stats_; }

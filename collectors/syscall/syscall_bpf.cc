@@ -208,6 +208,18 @@ Result<std::unique_ptr<SyscallBpf>> SyscallBpf::create(const SyscallOptions& opt
 
   std::string failures;
   for (HookMode family : families) {
+    // Per-syscall tracepoints are found by their tracefs ids: a process that
+    // cannot read tracefs (mode 0700, and this one is not its owner nor has
+    // CAP_DAC_READ_SEARCH) cannot attach them. Say so, and let auto fall
+    // back to the dispatcher, which needs no tracefs.
+    if (family == HookMode::Tracepoint) {
+      if (auto readable = syscallEventsReadable(); !readable) {
+        auto msg = fmt::format("tracepoint: {}", readable.error().message());
+        spdlog::warn("syscall hooks: {}", msg);
+        failures += (failures.empty() ? "" : "; ") + msg;
+        continue;
+      }
+    }
     auto* skel = syscall_bpf__open();
     if (!skel) {
       return makeError("open: {}", errnoText(errno));
@@ -341,6 +353,27 @@ std::optional<std::string> enterEventDir(const std::string& tp_name) {
 }
 
 } // namespace
+
+Status syscallEventsReadable() {
+  int err = ENOENT;
+  std::string tried;
+  for (const char* tracefs : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    std::string dir = fmt::format("{}/events/syscalls", tracefs);
+    if (access(dir.c_str(), R_OK | X_OK) == 0) {
+      return okStatus();
+    }
+    if (errno == EACCES || errno == EPERM) {
+      err = errno;
+      tried = dir;
+    }
+  }
+  if (err != ENOENT) {
+    return makeError("{} is not readable by this process ({}): per-syscall tracepoints need root, or "
+                     "CAP_DAC_READ_SEARCH to read tracefs",
+                     tried, errnoText(err));
+  }
+  return makeError("no syscall tracepoints in tracefs (is it mounted at /sys/kernel/tracing?)");
+}
 
 std::optional<std::vector<std::string>> SyscallBpf::argNames(uint32_t nr) {
   auto dir = enterEventDir(tracepointName(syscallName(nr)));

@@ -58,6 +58,10 @@ struct SyscallOptions {
   uint32_t self_tgid = 0; // never report this process; 0 reports everything
 };
 
+// Whether this process can read the syscall tracepoints in tracefs (the
+// per-syscall tracepoint family needs their ids); the error names why not.
+Status syscallEventsReadable();
+
 // The embedded defaults: every decoded syscall traced, and the watched
 // prefixes of docs/syscall.md.
 SyscallOptions defaultOptions();

@@ -9,6 +9,8 @@
 #include "collectors/syscall/syscall_bpf.h"
 #include "vigil/collector.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -41,6 +43,7 @@ public:
   void detach() override { bpf_->detach(); }
   uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
   std::string statsLine() const override;
+  std::string detail() const override { return fmt::format("hooks: {}", hookModeName(bpf_->activeHooks())); }
 
   const SyscallCollectorStats& stats() const { return stats_; }
   // Calls per (cgroup id, syscall number) since start: the kernel's counts,

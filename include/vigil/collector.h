@@ -41,6 +41,8 @@ public:
   virtual void detach() = 0;
   // Records of this domain dropped as malformed so far. Any thread.
   virtual uint64_t decodeErrors() const = 0;
+  // How it runs, for health and the start log ("hooks: tp_btf").
+  virtual std::string detail() const { return {}; }
   // One line of this domain's counters for the stats log.
   virtual std::string statsLine() const { return {}; }
 };
