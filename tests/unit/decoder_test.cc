@@ -556,7 +556,33 @@ TEST_F(DecoderTest, EveryPrefixOfARecordIsRejected) {
   EXPECT_TRUE(decode(full).ok());
 }
 
-TEST_F(DecoderTest, RandomByteFlipsNeverCrash) {
+// The body a decoded record fills is the one its kind names (a snapshot
+// fills exec.process, without the event's time).
+void expectBodyOfKind(RecordKind kind, const Event& event) {
+  switch (kind) {
+  case RecordKind::Exec:
+  case RecordKind::Snapshot:
+    EXPECT_EQ(event.body_case(), Event::kExec);
+    EXPECT_EQ(event.exec().process().source(),
+              kind == RecordKind::Exec ? v1::PROCESS_SOURCE_EXEC : v1::PROCESS_SOURCE_SNAPSHOT_ITER);
+    EXPECT_EQ(event.has_time(), kind == RecordKind::Exec);
+    break;
+  case RecordKind::Fork:
+    EXPECT_EQ(event.body_case(), Event::kFork);
+    break;
+  case RecordKind::Exit:
+    EXPECT_EQ(event.body_case(), Event::kExit);
+    break;
+  }
+}
+
+// An error names the record part that is wrong.
+void expectNamedError(const Error& error) {
+  EXPECT_THAT(error.message(), ::testing::ContainsRegex("(exec|snapshot|fork|exit) record|record (is|header) "
+                                                        "|unknown record kind"));
+}
+
+TEST_F(DecoderTest, RandomByteFlipsDecodeOrNameTheError) {
   const auto valid = richExecRecord().build();
   std::mt19937 rng(20240611);
   std::uniform_int_distribution<size_t> position(0, valid.size() - 1);
@@ -565,6 +591,7 @@ TEST_F(DecoderTest, RandomByteFlipsNeverCrash) {
   int decoded = 0;
   int rejected = 0;
   for (int round = 0; round < 500; ++round) {
+    SCOPED_TRACE(round);
     auto record = valid;
     for (int n = flips(rng); n > 0; --n) {
       record[position(rng)] ^= uint8_t(mask(rng));
@@ -572,16 +599,68 @@ TEST_F(DecoderTest, RandomByteFlipsNeverCrash) {
     auto result = decode(record);
     if (result.ok()) {
       ++decoded;
+      expectBodyOfKind(*result, event_);
       expectValidMessage(event_);
     } else {
       ++rejected;
-      EXPECT_THAT(result.error().message(), ::testing::Not(IsEmpty()));
+      expectNamedError(result.error());
     }
   }
   // Flips in the header or the lengths are caught, flips in the data are not:
   // both paths ran.
   EXPECT_GT(decoded, 0);
   EXPECT_GT(rejected, 0);
+}
+
+// Every bit of version and size is checked, in every record kind. A kind bit
+// may name another process kind whose fixed part fits (fork and exit records
+// are the same size): then the record decodes as that kind, else it is an
+// error.
+TEST_F(DecoderTest, EveryHeaderBitFlipIsANamedErrorOrAnotherKind) {
+  int kind_changes = 0;
+  for (const auto& valid : {richExecRecord().build(), forkRecord(), exitRecord(0x0900)}) {
+    for (size_t bit = 0; bit < 8 * offsetof(vigil_event_header, ktime_ns); ++bit) {
+      SCOPED_TRACE(bit);
+      auto record = valid;
+      record[bit / 8] ^= uint8_t(1u << (bit % 8));
+      auto result = decode(record);
+      if (result.ok()) {
+        ASSERT_LT(bit, 8 * sizeof(vigil_event_header::kind)) << "decoded as " << recordKindName(*result);
+        uint16_t kind = 0;
+        std::memcpy(&kind, record.data(), sizeof(kind));
+        const RecordKind want = kind == VIGIL_EV_EXEC   ? RecordKind::Exec
+                                : kind == VIGIL_EV_FORK ? RecordKind::Fork
+                                : kind == VIGIL_EV_EXIT ? RecordKind::Exit
+                                                        : RecordKind::Snapshot;
+        EXPECT_TRUE(kind == VIGIL_EV_EXEC || kind == VIGIL_EV_FORK || kind == VIGIL_EV_EXIT ||
+                    kind == VIGIL_EV_SNAPSHOT)
+            << kind;
+        EXPECT_EQ(*result, want);
+        expectBodyOfKind(*result, event_);
+        ++kind_changes;
+        continue;
+      }
+      expectNamedError(result.error());
+    }
+  }
+  EXPECT_GT(kind_changes, 0); // fork <-> exit at least
+}
+
+// The task's identity, credentials and capabilities are taken as they come:
+// any value decodes, into the body of the record's kind.
+TEST_F(DecoderTest, EveryTaskBitFlipDecodes) {
+  for (const auto& valid : {richExecRecord().build(), forkRecord(), exitRecord(0x0900)}) {
+    const size_t first = 8 * sizeof(vigil_event_header);
+    for (size_t bit = first; bit < first + 8 * sizeof(vigil_task_info); ++bit) {
+      SCOPED_TRACE(bit);
+      auto record = valid;
+      record[bit / 8] ^= uint8_t(1u << (bit % 8));
+      auto result = decode(record);
+      ASSERT_TRUE(result.ok()) << result.error().message();
+      expectBodyOfKind(*result, event_);
+      expectValidMessage(event_);
+    }
+  }
 }
 
 TEST_F(DecoderTest, RandomDataBytesDecodeToValidStrings) {

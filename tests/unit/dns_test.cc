@@ -7,6 +7,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -17,6 +21,7 @@ namespace vigil::network {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 constexpr uint16_t kQr = 0x8000;
@@ -551,6 +556,77 @@ TEST(DnsRobustness, EveryPrefixCut) {
   }
 }
 
+// A name as parseDns writes it: printable ASCII without upper case or
+// spaces (other bytes escaped), at most four characters per wire byte.
+void expectNameText(const std::string& name) {
+  EXPECT_FALSE(name.empty());
+  EXPECT_LE(name.size(), 4u * 255u);
+  EXPECT_TRUE(std::all_of(name.begin(), name.end(),
+                          [](char c) { return c >= 0x21 && c <= 0x7e && !(c >= 'A' && c <= 'Z'); }))
+      << name;
+}
+
+uint16_t wireU16(const std::vector<uint8_t>& bytes, size_t at) { return uint16_t((bytes[at] << 8) | bytes[at + 1]); }
+
+// Whatever the bytes, parseDns returns a message that agrees with its header
+// and holds only printable names and well-formed addresses, or an error that
+// names the part that is wrong and the byte. Returns whether it parsed.
+bool expectMessageOrNamedError(const std::vector<uint8_t>& payload, bool tcp) {
+  auto result = parseDns(payload, tcp);
+  const size_t base = tcp ? 2 : 0;
+  if (!result.ok()) {
+    const std::string& message = result.error().message();
+    EXPECT_THAT(message, ContainsRegex("length prefix|header|question [0-9]+|answer [0-9]+"));
+    EXPECT_THAT(message, HasSubstr("byte"));
+    return false;
+  }
+  // Nothing parses without a whole header.
+  EXPECT_GE(payload.size(), base + 12);
+  if (payload.size() < base + 12) {
+    return true;
+  }
+  const DnsMessage& m = *result;
+  const uint16_t flags = wireU16(payload, base + 2);
+  EXPECT_EQ(m.id, wireU16(payload, base));
+  EXPECT_EQ(m.response, (flags & kQr) != 0);
+  EXPECT_EQ(m.opcode, (flags >> 11) & 0xf);
+  EXPECT_EQ(m.rcode, flags & 0xf);
+  EXPECT_EQ(m.truncated, (flags & kTc) != 0 || m.capture_truncated);
+  const size_t qdcount = wireU16(payload, base + 4);
+  const size_t ancount = wireU16(payload, base + 6);
+  if (qdcount == 0) {
+    EXPECT_EQ(m.question, "");
+    EXPECT_EQ(m.qtype, 0);
+  } else {
+    expectNameText(m.question);
+  }
+  // Every answer the header announces, unless the capture ended first.
+  EXPECT_LE(m.answers.size(), ancount);
+  if (!m.capture_truncated) {
+    EXPECT_EQ(m.answers.size(), ancount);
+  }
+  for (const DnsAnswer& a : m.answers) {
+    expectNameText(a.name);
+    uint8_t address[16];
+    switch (a.type) {
+    case kA:
+      EXPECT_EQ(inet_pton(AF_INET, a.data.c_str(), address), 1) << a.data;
+      break;
+    case kAaaa:
+      EXPECT_EQ(inet_pton(AF_INET6, a.data.c_str(), address), 1) << a.data;
+      break;
+    case kCname:
+    case 2: // NS
+    case 12: // PTR
+      expectNameText(a.data);
+      break;
+    default:
+      EXPECT_EQ(a.data, "") << dnsTypeName(a.type);
+    }
+  }
+  return true;
+}
+
 TEST(DnsRobustness, RandomBitFlips) {
   std::vector<size_t> ends;
   size_t question_end = 0;
@@ -558,48 +634,76 @@ TEST(DnsRobustness, RandomBitFlips) {
   std::mt19937 rng(20240601);
   DnsCache cache({.max_entries = 16});
   size_t ok = 0;
+  size_t errors = 0;
   for (int i = 0; i < 5000; ++i) {
-    std::vector<uint8_t> bytes = i % 2 ? b.tcp() : b.bytes();
+    SCOPED_TRACE(i);
+    const bool tcp = i % 2 != 0;
+    std::vector<uint8_t> bytes = tcp ? b.tcp() : b.bytes();
     const int flips = 1 + int(rng() % 4);
     for (int f = 0; f < flips; ++f) {
       const size_t bit = rng() % (bytes.size() * 8);
       bytes[bit / 8] ^= uint8_t(1u << (bit % 8));
     }
-    if (rng() % 4 == 0) {
+    const bool cut = rng() % 4 == 0;
+    if (cut) {
       bytes.resize(rng() % (bytes.size() + 1));
     }
-    auto result = parseDns(bytes, i % 2 != 0);
-    if (!result.ok()) {
-      EXPECT_FALSE(result.error().message().empty());
+    if (!expectMessageOrNamedError(bytes, tcp)) {
+      ++errors;
       continue;
     }
     ++ok;
-    const DnsMessage& m = *result;
-    EXPECT_LE(m.question.size(), 4u * 255u); // escapes at most quadruple a byte
-    EXPECT_EQ(m.truncated, ((bytes[(i % 2 ? 2 : 0) + 2] & 0x02) != 0) || m.capture_truncated);
-    for (const DnsAnswer& a : m.answers) {
-      EXPECT_LE(a.name.size(), 4u * 255u);
-      EXPECT_LE(a.data.size(), 4u * 255u);
-    }
-    cache.addResponse(uint64_t(i % 3), m, uint64_t(i) * kSecond);
+    cache.addResponse(uint64_t(i % 3), *parseDns(bytes, tcp), uint64_t(i) * kSecond);
   }
-  // Most single flips leave a parseable message.
+  // Most flips leave a parseable message; the cuts below the header (about
+  // one in ten of the quarter of rounds that cut) and flips in label
+  // lengths and counts do not.
   EXPECT_GT(ok, 1000u);
+  EXPECT_GT(errors, 100u);
   EXPECT_LE(cache.stats().entries, 16u);
 }
 
 TEST(DnsRobustness, RandomBytes) {
   std::mt19937 rng(7);
+  size_t ok = 0;
+  size_t errors = 0;
+  size_t short_errors = 0;
   for (int i = 0; i < 5000; ++i) {
+    SCOPED_TRACE(i);
+    const bool tcp = i % 2 != 0;
     std::vector<uint8_t> bytes(rng() % 80);
     for (auto& byte : bytes) {
       // Bias towards pointer and small label bytes.
       const uint32_t r = rng();
       byte = r % 3 == 0 ? uint8_t(0xc0 | (r >> 8) % 2) : uint8_t(r >> 8);
     }
-    auto result = parseDns(bytes, i % 2 != 0);
-    (void)result;
+    // Half the messages announce a plausible length and a few questions
+    // and answers, so parsing goes past the header into random names.
+    const size_t base = tcp ? 2 : 0;
+    if (i % 4 < 2 && bytes.size() >= base + 12) {
+      if (tcp) {
+        bytes[0] = 0;
+        bytes[1] = uint8_t(bytes.size() - 2);
+      }
+      for (size_t count : {base + 4, base + 6}) {
+        bytes[count] = 0;
+        bytes[count + 1] = uint8_t(rng() % 3);
+      }
+    }
+    if (expectMessageOrNamedError(bytes, tcp)) {
+      ++ok;
+      continue;
+    }
+    ++errors;
+    if (bytes.size() < base + 12) {
+      ++short_errors;
+    }
   }
+  // Under 12 bytes (14 over TCP) is always an error: roughly one in six
+  // of these lengths.
+  EXPECT_GT(short_errors, 500u);
+  EXPECT_GT(errors, short_errors);
+  EXPECT_GT(ok, 100u);
 }
 
 // --- DnsCache ----------------------------------------------------------------

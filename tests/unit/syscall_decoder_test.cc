@@ -1172,30 +1172,127 @@ TEST_F(SyscallDecoderTest, ChunkErrorsNameTheSyscallAndPid) {
   EXPECT_THAT(decodeError(r.build()), HasSubstr(fmt::format("unlink record of pid {}: ", kPid)));
 }
 
-// Every cut of a valid record is rejected, and no corruption reads out of
-// bounds (run under ASan to check the latter).
-TEST_F(SyscallDecoderTest, CutAndCorruptedRecordsNeverCrash) {
+// --- robustness: cut and corrupted records -----------------------------------------------
+
+// Whatever the bytes, decode either fills event.syscall consistently with the
+// record (its number, name, pid, error and valid UTF-8 throughout), or
+// returns an error that names the part of the record that is wrong and the
+// byte. Returns whether it decoded.
+bool expectEventOrNamedError(const Decoder& decoder, const std::vector<uint8_t>& record) {
+  Event e;
+  auto st = decoder.decode(record, e);
+  if (!st.ok()) {
+    EXPECT_THAT(st.error().message(),
+                ::testing::ContainsRegex("syscall record|record kind [0-9]+|syscall number|chunk"));
+    EXPECT_THAT(st.error().message(), HasSubstr("byte"));
+    return false;
+  }
+  vigil_sys_event ev;
+  EXPECT_GE(record.size(), sizeof(ev));
+  if (record.size() < sizeof(ev)) {
+    return true;
+  }
+  std::memcpy(&ev, record.data(), sizeof(ev));
+  EXPECT_EQ(ev.hdr.kind, VIGIL_EV_SYSCALL);
+  EXPECT_EQ(ev.hdr.size, record.size());
+  EXPECT_EQ(e.body_case(), Event::kSyscall);
+  EXPECT_EQ(e.ktime_ns(), ev.hdr.ktime_ns);
+  const auto& sc = e.syscall();
+  EXPECT_EQ(sc.nr(), ev.nr);
+  EXPECT_EQ(sc.name(), syscallName(ev.nr));
+  EXPECT_EQ(sc.ret(), ev.ret);
+  EXPECT_EQ(sc.error().empty(), !(ev.ret < 0 && ev.ret >= -4095));
+  EXPECT_EQ(sc.process().pid(), ev.pid);
+  EXPECT_LE(sc.args_size(), VIGIL_SYS_ARGS);
+  for (const auto& a : sc.args()) {
+    EXPECT_FALSE(a.name().empty());
+  }
+  EXPECT_GE(sc.duration().nanos(), 0);
+  EXPECT_LT(sc.duration().nanos(), 1'000'000'000);
+  std::string wire;
+  EXPECT_TRUE(e.SerializeToString(&wire));
+  Event parsed;
+  EXPECT_TRUE(parsed.ParseFromString(wire)) << "not valid UTF-8: " << e.ShortDebugString();
+  return true;
+}
+
+std::vector<uint8_t> flipped(std::vector<uint8_t> record, size_t bit) {
+  record[bit / 8] ^= uint8_t(1u << (bit % 8));
+  return record;
+}
+
+std::vector<uint8_t> robustnessRecord() {
   Record r("openat");
   r.args({uint64_t(int64_t(AT_FDCWD)), 0x1000, O_RDONLY, 0})
       .ret(3)
       .text(1, VIGIL_ARG_PATH, "/home/u/x", VIGIL_CHUNK_F_RELATIVE, 8)
       .text(VIGIL_CHUNK_RESOLVED, VIGIL_ARG_PATH, "/home/u/x");
-  const auto full = r.build();
+  return r.build();
+}
+
+TEST_F(SyscallDecoderTest, EveryCutIsANamedError) {
+  const auto full = robustnessRecord();
+  ASSERT_TRUE(expectEventOrNamedError(decoder_, full));
   for (size_t n = 0; n < full.size(); ++n) {
-    std::vector<uint8_t> cut(full.begin(), full.begin() + long(n));
-    Event e;
-    EXPECT_FALSE(decoder_.decode(cut, e).ok()) << n;
+    SCOPED_TRACE(n);
+    EXPECT_FALSE(expectEventOrNamedError(decoder_, std::vector<uint8_t>(full.begin(), full.begin() + long(n))));
   }
+}
+
+// Every bit of kind, version and size is checked.
+TEST_F(SyscallDecoderTest, EveryHeaderBitFlipIsANamedError) {
+  const auto full = robustnessRecord();
+  for (size_t bit = 0; bit < 8 * offsetof(vigil_event_header, ktime_ns); ++bit) {
+    SCOPED_TRACE(bit);
+    EXPECT_FALSE(expectEventOrNamedError(decoder_, flipped(full, bit)));
+  }
+}
+
+// The identity fields (pid, tid, exec_id, cgroup, uid, gid, enter time) are
+// taken as they come: any value decodes, and shows.
+TEST_F(SyscallDecoderTest, EveryIdentityBitFlipDecodes) {
+  const auto full = robustnessRecord();
+  for (size_t bit = 8 * offsetof(vigil_sys_event, pid); bit < 8 * offsetof(vigil_sys_event, ret); ++bit) {
+    SCOPED_TRACE(bit);
+    const auto record = flipped(full, bit);
+    ASSERT_TRUE(expectEventOrNamedError(decoder_, record));
+    vigil_sys_event ev;
+    std::memcpy(&ev, record.data(), sizeof(ev));
+    Event e;
+    ASSERT_TRUE(decoder_.decode(record, e).ok());
+    const auto& p = e.syscall().process();
+    EXPECT_EQ(p.tid(), ev.tid);
+    EXPECT_EQ(p.exec_id(), process::formatExecId(ev.pid, ev.exec_id));
+    EXPECT_EQ(p.cgroup_id(), ev.cgroup_id);
+    EXPECT_EQ(p.creds().uid(), ev.uid);
+    EXPECT_EQ(p.creds().gid(), ev.gid);
+  }
+}
+
+// One to four random bit flips anywhere; run under ASan (scripts/sanitize.sh)
+// this also checks that no corruption reads out of bounds.
+TEST_F(SyscallDecoderTest, RandomBitFlipsDecodeOrNameTheError) {
+  const auto full = robustnessRecord();
   std::mt19937 rng(7);
+  size_t ok = 0;
+  size_t errors = 0;
   for (int round = 0; round < 5000; ++round) {
+    SCOPED_TRACE(round);
     auto rec = full;
     int flips = 1 + int(rng() % 4);
     for (int k = 0; k < flips; ++k) {
       rec[rng() % rec.size()] ^= uint8_t(1u << (rng() % 8));
     }
-    Event e;
-    (void)decoder_.decode(rec, e);
+    if (expectEventOrNamedError(decoder_, rec)) {
+      ++ok;
+    } else {
+      ++errors;
+    }
   }
+  // Identity fields, registers and path text take any value; the header,
+  // sizes, chunk headers and checked fields do not.
+  EXPECT_GT(ok, 500u);
+  EXPECT_GT(errors, 500u);
 }
 
 // --- the syscall table ---------------------------------------------------------------------
