@@ -20,6 +20,8 @@ PACKAGES=(
   # CRI client (pod identity) and the real containerd its tests start; images
   # are built offline from busybox-static and a static pause binary
   libgrpc++-dev protobuf-compiler-grpc containerd runc busybox-static
+  # the metrics registry and its Prometheus endpoint
+  prometheus-cpp-dev
 )
 
 missing=()
