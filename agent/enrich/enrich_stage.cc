@@ -2,8 +2,6 @@
 
 #include "collectors/runtime/boot_clock.h"
 
-#include <fmt/format.h>
-
 #include <optional>
 
 namespace vigil::enrich {
@@ -110,23 +108,58 @@ ProcessCacheStats EnrichStage::cacheStats() const {
   return cache_.stats();
 }
 
-std::string EnrichStage::statsLine() const {
-  auto cs = cacheStats();
-  std::string line = fmt::format("cache_entries={} cache_evicted={} parent_misses={}", cs.entries, cs.evicted,
-                                 cs.parent_misses);
-  if (options_.pods.containers) {
-    const auto es = pods_.stats();
-    const auto cg = pods_.cgroupStats();
-    line += fmt::format(" container_events={} pod_metadata_missing={} cgroups_unresolved={} cgroup_rescans={}",
-                        es.container_events, es.metadata_missing, es.unresolved_cgroups, cg.rescans);
-    if (const auto* pc = pods_.podCache()) {
-      const auto p = pc->stats();
-      line += fmt::format(" pod_cache_entries={} pod_cache_hits={} pod_cache_misses={} pod_cache_evictions={} "
-                          "cri_fetches={} cri_errors={} cri_up={}",
-                          p.entries, p.hits, p.misses, p.evictions, p.fetches, p.fetch_errors, p.runtime_up);
-    }
+void EnrichStage::registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) {
+  keep.push_back(registry.addCallback("process_cache_entries", "Process images in the cache (live and recently ended)",
+                                      metrics::Type::kGauge, [this] {
+                                        return std::vector<metrics::Sample>{{{}, double(cacheStats().entries)}};
+                                      }));
+  keep.push_back(registry.addCallback("process_cache_evictions_total",
+                                      "Process images evicted from the full cache before their time",
+                                      metrics::Type::kCounter, [this] {
+                                        return std::vector<metrics::Sample>{{{}, double(cacheStats().evicted)}};
+                                      }));
+  keep.push_back(registry.addCallback("process_cache_parent_misses_total",
+                                      "Events whose parent image the cache did not know", metrics::Type::kCounter,
+                                      [this] {
+                                        return std::vector<metrics::Sample>{
+                                            {{}, double(cacheStats().parent_misses)}};
+                                      }));
+  if (!options_.pods.containers) {
+    return;
   }
-  return line;
+  keep.push_back(registry.addCallback(
+      "container_events_total", "Events with at least one containerized process", metrics::Type::kCounter,
+      [this] { return std::vector<metrics::Sample>{{{}, double(pods_.stats().container_events)}}; }));
+  keep.push_back(registry.addCallback(
+      "pod_metadata_missing_total", "Events that left without their container's pod metadata",
+      metrics::Type::kCounter,
+      [this] { return std::vector<metrics::Sample>{{{}, double(pods_.stats().metadata_missing)}}; }));
+  keep.push_back(registry.addCallback(
+      "cgroups_unresolved_total", "Processes whose cgroup id was unknown", metrics::Type::kCounter,
+      [this] { return std::vector<metrics::Sample>{{{}, double(pods_.stats().unresolved_cgroups)}}; }));
+  keep.push_back(registry.addCallback("pod_cache", "The pod cache's entries and the container runtime's state",
+                                      metrics::Type::kGauge, [this] {
+                                        std::vector<metrics::Sample> out;
+                                        if (const auto* pc = pods_.podCache()) {
+                                          const auto p = pc->stats();
+                                          out.push_back({{{"value", "entries"}}, double(p.entries)});
+                                          out.push_back({{{"value", "runtime_up"}}, p.runtime_up ? 1.0 : 0.0});
+                                        }
+                                        return out;
+                                      }));
+  keep.push_back(registry.addCallback("pod_cache_lookups_total", "Pod cache lookups, fetches and their errors",
+                                      metrics::Type::kCounter, [this] {
+                                        std::vector<metrics::Sample> out;
+                                        if (const auto* pc = pods_.podCache()) {
+                                          const auto p = pc->stats();
+                                          out.push_back({{{"result", "hit"}}, double(p.hits)});
+                                          out.push_back({{{"result", "miss"}}, double(p.misses)});
+                                          out.push_back({{{"result", "eviction"}}, double(p.evictions)});
+                                          out.push_back({{{"result", "fetch"}}, double(p.fetches)});
+                                          out.push_back({{{"result", "fetch_error"}}, double(p.fetch_errors)});
+                                        }
+                                        return out;
+                                      }));
 }
 
 } // namespace vigil::enrich

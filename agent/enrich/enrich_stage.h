@@ -38,7 +38,7 @@ public:
   void periodic(StageOutput& next) override;
   void flush(StageOutput& next) override;
   bool holding() const override { return !held_.empty(); }
-  std::string statsLine() const override;
+  void registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) override;
 
   // Before start(): a process that was running when capture began.
   void addExisting(Process&& process);

@@ -109,12 +109,26 @@ void NetworkCollector::reportLiveFlows() {
   }
 }
 
-std::string NetworkCollector::statsLine() const {
-  auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  auto ds = dns_cache_.stats();
-  return fmt::format("flows={} dns={} net_decode_errors={} flows_named={} dns_cache_entries={} dns_cache_evicted={}",
-                     v(stats_.flows), v(stats_.dns), v(stats_.decode_errors), v(stats_.named), ds.entries,
-                     ds.evictions);
+void NetworkCollector::registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) {
+  auto v = [](const std::atomic<uint64_t>& a) { return double(a.load(std::memory_order_relaxed)); };
+  keep.push_back(registry.addCallback("records_total", "Records decoded, by capture domain and kind",
+                                      metrics::Type::kCounter, [this, v] {
+                                        return std::vector<metrics::Sample>{
+                                            {{{"domain", "network"}, {"kind", "flow"}}, v(stats_.flows)},
+                                            {{{"domain", "network"}, {"kind", "dns"}}, v(stats_.dns)}};
+                                      }));
+  keep.push_back(registry.addCallback(
+      "rate_limited_total", "Records a per-cgroup rate limit dropped on purpose (reported in summaries)",
+      metrics::Type::kCounter,
+      [this, v] { return std::vector<metrics::Sample>{{{{"domain", "network"}}, v(stats_.suppressed)}}; }));
+  keep.push_back(registry.addCallback("flows_named_total", "Flows whose remote address was named from DNS",
+                                      metrics::Type::kCounter, [this, v] {
+                                        return std::vector<metrics::Sample>{{{}, v(stats_.named)}};
+                                      }));
+  keep.push_back(registry.addCallback("flow_iterator_errors_total", "Failed runs of the live flow iterator",
+                                      metrics::Type::kCounter, [this, v] {
+                                        return std::vector<metrics::Sample>{{{}, v(stats_.iterator_errors)}};
+                                      }));
 }
 
 } // namespace vigil::network

@@ -44,7 +44,7 @@ public:
   void reportLiveFlows();
   void detach() override { bpf_->detach(); }
   uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
-  std::string statsLine() const override;
+  void registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) override;
 
   const NetworkCollectorStats& stats() const { return stats_; }
   DnsCache::Stats dnsCacheStats() const { return dns_cache_.stats(); }

@@ -97,10 +97,17 @@ std::string ProcessCollector::detail() const {
                      bpf_->hasIterator() ? "task iterator" : "/proc");
 }
 
-std::string ProcessCollector::statsLine() const {
-  auto r = [&](RecordKind k) { return stats_.records[size_t(k)].load(std::memory_order_relaxed); };
-  return fmt::format("exec={} fork={} exit={} snapshot={} process_decode_errors={}", r(RecordKind::Exec),
-                     r(RecordKind::Fork), r(RecordKind::Exit), r(RecordKind::Snapshot), decodeErrors());
+void ProcessCollector::registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) {
+  keep.push_back(registry.addCallback("records_total", "Records decoded, by capture domain and kind",
+                                      metrics::Type::kCounter, [this] {
+                                        std::vector<metrics::Sample> out;
+                                        for (auto k : {RecordKind::Exec, RecordKind::Fork, RecordKind::Exit,
+                                                       RecordKind::Snapshot}) {
+                                          out.push_back({{{"domain", "process"}, {"kind", std::string(recordKindName(k))}},
+                                                         double(stats_.records[size_t(k)].load())});
+                                        }
+                                        return out;
+                                      }));
 }
 
 } // namespace vigil::process

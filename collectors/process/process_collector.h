@@ -32,7 +32,7 @@ public:
   Status start() override;
   void detach() override { bpf_->detach(); }
   uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
-  std::string statsLine() const override;
+  void registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) override;
   std::string detail() const override;
   void onRecord(uint16_t kind, std::span<const uint8_t> record) override;
 

@@ -105,23 +105,37 @@ void SyscallCollector::periodic(uint64_t now_ns) {
                                                       bpf_->takeIdleSuppressed(now_ns, runtime::kRateIdleNs), now_ns));
 }
 
-std::string SyscallCollector::statsLine() const {
-  std::string line = fmt::format("syscall={} syscall_decode_errors={} syscall_rate_limited={}",
-                                 stats_.records.load(std::memory_order_relaxed), decodeErrors(),
-                                 stats_.suppressed.load(std::memory_order_relaxed));
-  if (auto c = counts()) {
-    // The busiest (cgroup, syscall) pairs; all of them are metrics.
-    std::vector<std::pair<uint64_t, std::pair<uint64_t, uint32_t>>> top;
-    for (const auto& [key, n] : *c) {
-      top.push_back({n, key});
-    }
-    std::sort(top.begin(), top.end(), std::greater<>());
-    line += fmt::format(" syscall_counters={}", c->size());
-    for (size_t i = 0; i < top.size() && i < 5; ++i) {
-      line += fmt::format(" {}@cgroup{}={}", syscallName(top[i].second.second), top[i].second.first, top[i].first);
-    }
-  }
-  return line;
+void SyscallCollector::registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) {
+  keep.push_back(registry.addCallback("records_total", "Records decoded, by capture domain and kind",
+                                      metrics::Type::kCounter, [this] {
+                                        return std::vector<metrics::Sample>{
+                                            {{{"domain", "syscall"}, {"kind", "syscall"}},
+                                             double(stats_.records.load(std::memory_order_relaxed))}};
+                                      }));
+  keep.push_back(registry.addCallback(
+      "rate_limited_total", "Records a per-cgroup rate limit dropped on purpose (reported in summaries)",
+      metrics::Type::kCounter, [this] {
+        return std::vector<metrics::Sample>{
+            {{{"domain", "syscall"}}, double(stats_.suppressed.load(std::memory_order_relaxed))}};
+      }));
+  // Calls per syscall on this node (summed over cgroups: per-pod labels are
+  // the metrics issue's, with their cardinality bound).
+  keep.push_back(registry.addCallback("syscalls_total", "Calls of each watched syscall, counted in the kernel",
+                                      metrics::Type::kCounter, [this] {
+                                        std::vector<metrics::Sample> out;
+                                        auto c = counts();
+                                        if (!c) {
+                                          return out;
+                                        }
+                                        std::map<uint32_t, uint64_t> by_nr;
+                                        for (const auto& [key, n] : *c) {
+                                          by_nr[key.second] += n;
+                                        }
+                                        for (const auto& [nr, n] : by_nr) {
+                                          out.push_back({{{"syscall", syscallName(nr)}}, double(n)});
+                                        }
+                                        return out;
+                                      }));
 }
 
 } // namespace vigil::syscall

@@ -42,7 +42,7 @@ public:
   // Stops capturing; records already in the ring are still delivered.
   void detach() override { bpf_->detach(); }
   uint64_t decodeErrors() const override { return stats_.decode_errors.load(std::memory_order_relaxed); }
-  std::string statsLine() const override;
+  void registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) override;
   std::string detail() const override { return fmt::format("hooks: {}", hookModeName(bpf_->activeHooks())); }
 
   const SyscallCollectorStats& stats() const { return stats_; }

@@ -1,10 +1,13 @@
 #pragma once
 
 #include "vigil/event.h"
+#include "vigil/metrics.h"
 #include "vigil/status.h"
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil {
 
@@ -43,8 +46,9 @@ public:
   virtual uint64_t decodeErrors() const = 0;
   // How it runs, for health and the start log ("hooks: tp_btf").
   virtual std::string detail() const { return {}; }
-  // One line of this domain's counters for the stats log.
-  virtual std::string statsLine() const { return {}; }
+  // Puts this domain's counters in the agent's registry (callbacks over
+  // its own atomics are kept alive in keep).
+  virtual void registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) {}
 };
 
 using CollectorPtr = std::unique_ptr<Collector>;

@@ -8,10 +8,13 @@
 // and must give everything back at flush().
 
 #include "vigil/event.h"
+#include "vigil/metrics.h"
 
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 namespace vigil {
 
@@ -37,8 +40,9 @@ public:
   virtual void flush(StageOutput& next) {}
   // True while the stage holds events (its thread should look again soon).
   virtual bool holding() const { return false; }
-  // One line of this stage's counters for the stats log.
-  virtual std::string statsLine() const { return {}; }
+  // Puts this stage's counters in the agent's registry (callbacks kept
+  // alive in keep).
+  virtual void registerMetrics(metrics::Registry& registry, std::vector<metrics::CallbackHandle>& keep) {}
 };
 
 using StagePtr = std::unique_ptr<Stage>;
