@@ -201,7 +201,7 @@ Status Agent::start() {
   for (const auto& f : features_) {
     parts += fmt::format("{}{} ({}{})", parts.empty() ? "" : ", ", f.name, f.running ? "" : "not running: ", f.detail);
   }
-  spdlog::info("agent on node '{}': {}; {} processes known at start; stages on {}", effectiveNodeName(config_), parts,
+  spdlog::info("agent on node '{}' capturing: {}; {} processes known at start; stages on {}", effectiveNodeName(config_), parts,
                enrich_->cacheStats().entries,
                config_.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads ? "their own thread"
                                                                               : "the capture thread");
