@@ -144,7 +144,7 @@ TEST(AgentBinary, FlagsOverrideFileInEffectiveConfig) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_NE(agent.out().find("argv_max_bytes: 2048"), std::string::npos) << agent.out();
   EXPECT_NE(agent.out().find("hooks: tracepoint"), std::string::npos) << agent.out();
-  EXPECT_NE(agent.out().find("stdout: false"), std::string::npos) << agent.out();
+  EXPECT_NE(agent.out().find("outputs: []"), std::string::npos) << agent.out();
 }
 
 // File activity through the binary: a config file that watches one directory;
