@@ -5,6 +5,7 @@
 # Extra arguments go to vigil-agent (see vigil-agent --help).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" vigil-agent
+# Only events go to stdout (run.sh | jq): setup and build talk on stderr.
+"$root/scripts/setup.sh" >&2
+"$root/scripts/build.sh" vigil-agent >&2
 exec "${VIGIL_BUILD_DIR:-$root/build}/vigil-agent" --stdout "$@"

@@ -147,6 +147,20 @@ TEST(AgentBinary, FlagsOverrideFileInEffectiveConfig) {
   EXPECT_NE(agent.out().find("outputs: []"), std::string::npos) << agent.out();
 }
 
+// scripts/run.sh | jq must work: setup and build say nothing on stdout.
+TEST(RunScript, StdoutCarriesOnlyWhatTheAgentPrints) {
+  const std::string bin = VIGIL_AGENT_BIN;
+  const std::string build = bin.substr(0, bin.rfind('/'));
+  AgentProcess run("/usr/bin/env", {"VIGIL_BUILD_DIR=" + build, std::string(VIGIL_SOURCE_DIR) + "/scripts/run.sh",
+                                    "--print-config"});
+  int status = run.waitExit(std::chrono::seconds(120));
+  ASSERT_NE(status, -1);
+  ASSERT_EQ(WEXITSTATUS(status), 0) << run.err();
+  EXPECT_EQ(run.out().rfind("node_name:", 0), 0u) << "stdout must start with the agent's own output:\n" << run.out();
+  EXPECT_EQ(run.out().find("setup.sh:"), std::string::npos) << run.out();
+  EXPECT_EQ(run.out().find("ninja:"), std::string::npos) << run.out();
+}
+
 // File activity through the binary: a config file that watches one directory;
 // a shell writes and removes a file there and reads one outside it.
 TEST(AgentBinary, ReportsFileActivityOnWatchedPathsOnly) {
