@@ -1,23 +1,59 @@
 // vigil-agent: the node daemon. Everything but argument parsing, logging
 // setup and signal handling lives in agent/.
+//
+// Exit status: 0 after a clean stop (and for --help, --version and
+// --print-config); 2 for bad input (flags, the config file), with one line
+// "vigil-agent: ..." on stderr; 1 when the agent fails at run time.
 
 #include "agent/agent.h"
 #include "agent/config.h"
-#include "agent/sinks/stdout_sink.h"
+#include "agent/instance_lock.h"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <unistd.h>
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+constexpr int kExitBadInput = 2;
+constexpr int kExitFailure = 1;
 
-void onSignal(int) { g_stop.store(true); }
+constexpr const char* kDescription =
+    "vigil-agent: the Vigil node agent. Captures process lifecycle (exec, fork, exit), syscalls, file activity "
+    "and network flows (TCP, UDP, DNS) with eBPF, tags every event with its process ancestry and its container "
+    "and pod, and writes the events to the configured outputs.";
+
+constexpr const char* kFooter =
+    "Settings: built-in defaults, then --config FILE, then flags (later flags win). --set KEY=VALUE sets any "
+    "key that is not a list; every key is described in docs/configuration.md.";
+
+// Signals received so far: the first stops capture and drains what the
+// kernel already holds; the second abandons the drain.
+std::atomic<int> g_signals{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free counter");
+
+// Async-signal-safe: a counter and write(2) of fixed lines.
+void onSignal(int signo) {
+  static constexpr char kTermFirst[] = "vigil-agent: SIGTERM received, draining (send again to stop now)\n";
+  static constexpr char kTermAgain[] = "vigil-agent: SIGTERM received again, stopping now without draining\n";
+  static constexpr char kIntFirst[] = "vigil-agent: SIGINT received, draining (send again to stop now)\n";
+  static constexpr char kIntAgain[] = "vigil-agent: SIGINT received again, stopping now without draining\n";
+  int saved_errno = errno;
+  bool first = g_signals.fetch_add(1, std::memory_order_relaxed) == 0;
+  const char* line = signo == SIGINT ? (first ? kIntFirst : kIntAgain) : (first ? kTermFirst : kTermAgain);
+  size_t length = signo == SIGINT ? (first ? sizeof(kIntFirst) : sizeof(kIntAgain)) - 1
+                                  : (first ? sizeof(kTermFirst) : sizeof(kTermAgain)) - 1;
+  [[maybe_unused]] ssize_t written = write(STDERR_FILENO, line, length);
+  errno = saved_errno;
+}
 
 void installSignalHandlers() {
   struct sigaction sa {};
@@ -29,96 +65,148 @@ void installSignalHandlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+int badInput(const std::string& message) {
+  std::cerr << "vigil-agent: " << message << "\n";
+  return kExitBadInput;
+}
+
+// Options that take a value refuse one that is itself an option, so that
+// "--node-name --print-config" is a missing value, not a node name.
+const CLI::Validator kNotAnOption(
+    [](std::string& value) -> std::string {
+      if (value.rfind("--", 0) == 0) {
+        return "needs a value (got the option " + value + ")";
+      }
+      return {};
+    },
+    "", "not an option");
+
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vigil-agent: the Vigil eBPF agent for this node (process lifecycle capture)"};
+  CLI::App app{kDescription, "vigil-agent"};
+  app.footer(kFooter);
   std::string config_path;
   bool print_config = false;
-  std::optional<bool> stdout_json, report_self, libbpf_debug;
-  std::optional<std::string> node_name, log_level, hooks, snapshot;
-  std::optional<uint32_t> argv_max, ring_bytes, stats_interval;
+  bool print_config_doc = false;
 
-  app.add_option("-c,--config", config_path, "YAML configuration file (defaults are built in)");
-  app.add_flag("--stdout,!--no-stdout", stdout_json, "write one JSON object per event per line to stdout");
-  app.add_option("--node-name", node_name, "node name stamped on every event (default: host name)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
-  app.add_flag("--libbpf-debug", libbpf_debug, "include libbpf's debug log (verifier output)");
-  app.add_flag("--report-self", report_self, "also report the agent's own process");
-  app.add_option("--hooks", hooks, "process hooks: auto, tp_btf or tracepoint");
-  app.add_option("--snapshot", snapshot, "processes at start from: auto, iterator or proc");
-  app.add_option("--argv-max", argv_max, "bytes of argv captured per exec (1..32768)");
-  app.add_option("--ring-buffer-bytes", ring_bytes, "kernel ring buffer size (power of two)");
-  app.add_option("--stats-interval", stats_interval, "seconds between stats log lines (0: only at exit)");
+  app.add_option("-c,--config", config_path, "The YAML configuration file (without one, the built-in defaults).")
+      ->type_name("FILE")
+      ->check(kNotAnOption);
+  CLI::Option* stdout_flag = app.add_flag("--stdout")->description(
+      "Add an output writing one JSON object per event per line to stdout, unless there is one.");
+  CLI::Option* no_stdout_flag = app.add_flag("--no-stdout")->description("Remove the stdout outputs.");
+  // One flag per key that declares one, all set through the key table.
+  std::map<const CLI::Option*, const vigil::ConfigKeyInfo*> key_flags;
+  for (const auto& key : vigil::configKeys()) {
+    if (key.flag.empty()) {
+      continue;
+    }
+    bool show_bounds = !key.bounds.empty() && key.type != "one of"; // choices show in the value name
+    std::string help = fmt::format("{} [{}{}]", key.help, key.name, show_bounds ? ": " + key.bounds : "");
+    CLI::Option* option = key.is_bool ? app.add_flag(key.flag)->description(help)
+                                      : app.add_option(key.flag, CLI::callback_t{}, help)
+                                            ->type_name(key.value_name)
+                                            ->check(kNotAnOption);
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    key_flags.emplace(option, &key);
+  }
+  CLI::Option* set_option =
+      app.add_option("--set", CLI::callback_t{}, "Set any key that is not a list, by its dotted name (repeatable).")
+          ->type_name("KEY=VALUE")
+          ->check(kNotAnOption)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.set_version_flag("--version", "vigil-agent " VIGIL_VERSION);
-  app.add_flag("--print-config", print_config, "print the effective configuration as YAML and exit");
-  CLI11_PARSE(app, argc, argv);
+  app.add_flag("--print-config", print_config, "Print the effective configuration as YAML and exit.");
+  app.add_flag("--print-config-doc", print_config_doc, "Print docs/configuration.md.")->group("");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e); // --help, --version
+  } catch (const CLI::ParseError& e) {
+    return badInput(e.what());
+  }
+  if (print_config_doc) {
+    std::cout << vigil::renderConfigDoc();
+    return 0;
+  }
+
+  vigil::AgentConfig file_config;
+  if (!config_path.empty()) {
+    auto loaded = vigil::loadAgentConfig(config_path);
+    if (!loaded) {
+      return badInput(loaded.error().message());
+    }
+    file_config = std::move(*loaded);
+  }
+  // Flags over the file, in command-line order.
+  vigil::ConfigLayer flags(std::move(file_config));
+  std::map<const CLI::Option*, size_t> occurrences;
+  for (const CLI::Option* option : app.parse_order()) {
+    size_t occurrence = occurrences[option]++;
+    vigil::Status st;
+    if (option == stdout_flag) {
+      flags.addStdoutOutput("--stdout");
+    } else if (option == no_stdout_flag) {
+      flags.removeStdoutOutputs();
+    } else if (option == set_option) {
+      st = flags.assign(option->results().at(occurrence), "--set");
+    } else if (auto it = key_flags.find(option); it != key_flags.end()) {
+      st = flags.set(it->second->name, option->results().at(occurrence), it->second->flag);
+    }
+    if (!st) {
+      return badInput(st.error().message());
+    }
+  }
+  auto finished = std::move(flags).finish();
+  if (!finished) {
+    return badInput(finished.error().message());
+  }
+  vigil::AgentConfig config = std::move(*finished);
+
+  if (print_config) {
+    vigil::AgentConfig shown = config;
+    shown.node_name = vigil::effectiveNodeName(config);
+    std::cout << vigil::renderAgentConfig(shown);
+    return 0;
+  }
 
   auto logger = spdlog::stderr_color_mt("vigil");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-
-  vigil::AgentConfig config;
-  if (!config_path.empty()) {
-    auto loaded = vigil::loadAgentConfig(config_path);
-    if (!loaded) {
-      std::cerr << "vigil-agent: " << loaded.error().message() << "\n";
-      return 2;
-    }
-    config = std::move(*loaded);
-  }
-  // Flags override the file.
-  std::string overrides;
-  if (stdout_json) overrides += fmt::format("output: {{stdout: {}}}\n", *stdout_json);
-  if (report_self) overrides += fmt::format("report_self: {}\n", *report_self);
-  if (libbpf_debug) overrides += fmt::format("libbpf_debug: {}\n", *libbpf_debug);
-  if (node_name) overrides += fmt::format("node_name: {}\n", vigil::yamlQuote(*node_name));
-  if (log_level) overrides += fmt::format("log_level: {}\n", vigil::yamlQuote(*log_level));
-  if (stats_interval) overrides += fmt::format("stats_interval_seconds: {}\n", *stats_interval);
-  std::string process_overrides;
-  if (hooks) process_overrides += fmt::format("hooks: {}, ", vigil::yamlQuote(*hooks));
-  if (snapshot) process_overrides += fmt::format("snapshot: {}, ", vigil::yamlQuote(*snapshot));
-  if (argv_max) process_overrides += fmt::format("argv_max_bytes: {}, ", *argv_max);
-  if (ring_bytes) process_overrides += fmt::format("ring_buffer_bytes: {}, ", *ring_bytes);
-  if (!process_overrides.empty()) {
-    // Keep the file's other process settings: re-render them under the overrides.
-    overrides += "process: {" + process_overrides + "}\n";
-  }
-  if (!overrides.empty()) {
-    auto merged = vigil::parseAgentConfig(overrides, "command line", config);
-    if (!merged) {
-      std::cerr << "vigil-agent: " << merged.error().message() << "\n";
-      return 2;
-    }
-    config = std::move(*merged);
-  }
-  if (print_config) {
-    std::cout << vigil::renderAgentConfig(config);
-    return 0;
-  }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
 
-  std::vector<vigil::EventSinkPtr> sinks;
-  if (config.output.stdout_json) {
-    sinks.push_back(std::make_unique<vigil::StdoutSink>());
-  } else {
-    spdlog::warn("no output enabled (use --stdout): events are counted, not shown");
+  // Before anything touches the kernel: a second agent leaves the first alone.
+  std::optional<vigil::InstanceLock> instance_lock;
+  if (!config.instance_lock.empty()) {
+    auto lock = vigil::InstanceLock::acquire(config.instance_lock);
+    if (!lock) {
+      spdlog::error("{}", lock.error().message());
+      return kExitFailure;
+    }
+    instance_lock.emplace(std::move(*lock));
+  }
+
+  if (config.outputs.empty()) {
+    spdlog::warn("no output configured (use --stdout or outputs:): events are counted, not written");
   }
 
   installSignalHandlers();
-  auto agent = vigil::Agent::create(config, std::move(sinks));
+  auto agent = vigil::Agent::create(config, {}); // the sinks come from config.outputs
   if (!agent) {
     spdlog::error("{}", agent.error().message());
-    return 1;
+    return kExitFailure;
   }
   if (auto st = (*agent)->start(); !st) {
     spdlog::error("{}", st.error().message());
-    return 1;
+    return kExitFailure;
   }
-  auto st = (*agent)->run(g_stop);
+  // Returns after the first signal once the drain is done, or at the second.
+  auto st = (*agent)->run(g_signals);
   if (!st) {
     spdlog::error("{}", st.error().message());
-    return 1;
+    return kExitFailure;
   }
   spdlog::info("stopped cleanly");
   return 0;
