@@ -943,21 +943,16 @@ const KeyTable<AgentConfig>& agentKeys() {
 
     t.section("pipeline", "The queues between the stages, and the event memory (docs/pipeline.md).");
     t.choice("pipeline.mode", VIGIL_FIELD(C, pipeline.mode),
-             namedChoices({C::Pipeline::Mode::kAuto, C::Pipeline::Mode::kInline, C::Pipeline::Mode::kSinkThread,
-                           C::Pipeline::Mode::kThreads},
+             namedChoices({C::Pipeline::Mode::kAuto, C::Pipeline::Mode::kInline, C::Pipeline::Mode::kThreads},
                           pipelineModeName),
-             "inline: every stage on the capture thread; sink_thread: sinks on a thread of their own; threads: "
-             "capture, enrichment and sinks each on a thread; auto: inline, which measured cheapest.");
+             "Where the stages (enrichment, policy) run. inline: on the capture thread; threads: on a thread of "
+             "their own behind the stage queue; auto: inline, which measured cheapest. Sinks always have a thread "
+             "and a queue each (outputs).");
     t.number("pipeline.enrich_queue.capacity", VIGIL_FIELD(C, pipeline.enrich_queue.capacity), 16, 1u << 20,
-             "events", "Events queued from decode to enrichment.");
+             "events", "Events queued from capture to the stages (pipeline.mode threads).");
     t.choice("pipeline.enrich_queue.when_full", VIGIL_FIELD(C, pipeline.enrich_queue.when_full),
              namedChoices({pipeline::FullPolicy::kBlock, pipeline::FullPolicy::kDrop}, pipeline::fullPolicyName),
-             "block: decode waits (nothing lost); drop: the event is dropped and counted.");
-    t.number("pipeline.sink_queue.capacity", VIGIL_FIELD(C, pipeline.sink_queue.capacity), 16, 1u << 20, "events",
-             "Events queued from enrichment to the sinks.");
-    t.choice("pipeline.sink_queue.when_full", VIGIL_FIELD(C, pipeline.sink_queue.when_full),
-             namedChoices({pipeline::FullPolicy::kBlock, pipeline::FullPolicy::kDrop}, pipeline::fullPolicyName),
-             "block: enrichment waits (nothing lost); drop: the event is dropped and counted.");
+             "block: capture waits (nothing lost); drop: the event is dropped and counted.");
     t.number("pipeline.pooled_events", VIGIL_FIELD(C, pipeline.pooled_events), 0, kU32, "events",
              "Events built in reused memory; beyond, from the heap.");
     t.number("pipeline.event_block_bytes", VIGIL_FIELD(C, pipeline.event_block_bytes), 256, 1u << 20, "bytes",
@@ -985,6 +980,7 @@ constexpr MovedKey kMovedKeys[] = {
     {"process.wakeup_bytes", "moved to ring.wakeup_bytes"},
     {"output.stdout", "replaced by the outputs list: outputs: [{type: stdout}]"},
     {"output", "replaced by the outputs list, e.g. outputs: [{type: stdout}]"},
+    {"pipeline.sink_queue", "replaced by a queue per sink: outputs[].queue_capacity and outputs[].when_full"},
 };
 
 const MovedKey* movedKey(std::string_view name) {
@@ -1221,8 +1217,6 @@ std::string_view pipelineModeName(AgentConfig::Pipeline::Mode mode) {
   switch (mode) {
   case AgentConfig::Pipeline::Mode::kThreads:
     return "threads";
-  case AgentConfig::Pipeline::Mode::kSinkThread:
-    return "sink_thread";
   case AgentConfig::Pipeline::Mode::kInline:
     return "inline";
   default:

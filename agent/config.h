@@ -61,17 +61,16 @@ struct AgentConfig {
 
   // The queues between the stages and the event memory (docs/pipeline.md).
   struct Pipeline {
-    // threads: capture, enrichment and sinks each on a thread, joined by the
-    // queues; sink_thread: capture and enrichment on one thread, sinks on
-    // another; inline: all on the capture thread (no queues); auto: inline,
-    // which measured cheapest (bench/results/pipeline.md).
-    enum class Mode { kAuto, kThreads, kSinkThread, kInline } mode = Mode::kAuto;
+    // Where the stages run. threads: on a thread of their own behind the
+    // stage queue; inline: on the capture thread (no queue); auto: inline,
+    // which measured cheapest (bench/results/pipeline.md). Sinks always run
+    // on threads of their own (outputs).
+    enum class Mode { kAuto, kThreads, kInline } mode = Mode::kAuto;
     struct Queue {
       uint32_t capacity = 1024; // events
       pipeline::FullPolicy when_full = pipeline::FullPolicy::kBlock;
     };
-    Queue enrich_queue; // decode -> enrichment
-    Queue sink_queue; // enrichment -> sinks
+    Queue enrich_queue; // capture -> stages (threads mode)
     uint32_t pooled_events = 2560; // events built in reused memory; beyond, from the heap
     uint32_t event_block_bytes = 2048; // memory kept per pooled event
   } pipeline;

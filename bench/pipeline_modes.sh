@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pipeline modes: the agent's consumer with pipeline.mode inline,
-# sink_thread and threads, at set rates of traced getppid (bench/rate_loop.cc), counting sink
+# and threads, at set rates of traced getppid (bench/rate_loop.cc), counting sink
 # (no output). Per run: agent CPU % over the load, peak RSS, records decoded,
 # records the kernel dropped (ring full).
 # Usage (root): bench/pipeline_modes.sh [RATE ...]   (default 200000 300000 450000)
@@ -17,7 +17,7 @@ ticks=$(getconf CLK_TCK)
 echo "| rate/s | mode | agent CPU % | peak RSS MB | records decoded | dropped (ring full) |"
 echo "|---:|---|---:|---:|---:|---:|"
 for rate in "${rates[@]}"; do
-  for mode in inline sink_thread threads; do
+  for mode in inline threads; do
     cat >"$work/agent.yaml" <<YAML
 stats_interval_seconds: 0
 network: {enabled: false}

@@ -718,7 +718,7 @@ protected:
     c.network.dns = true;
     c.network.flow_update_seconds = flow_update_seconds;
     // The process and syscall suites cover the inline and threads modes.
-    c.pipeline.mode = AgentConfig::Pipeline::Mode::kSinkThread;
+    c.pipeline.mode = AgentConfig::Pipeline::Mode::kInline;
     return c;
   }
 

@@ -59,7 +59,7 @@ auto fieldsOf(const AgentConfig& c) {
       std::make_tuple(c.enrich.ancestors, c.enrich.pods.containers, c.enrich.pods.cri_endpoint,
                       c.enrich.pods.pod_wait_ms),
       std::make_tuple(int(c.pipeline.mode), c.pipeline.enrich_queue.capacity, int(c.pipeline.enrich_queue.when_full),
-                      c.pipeline.sink_queue.capacity, int(c.pipeline.sink_queue.when_full), c.pipeline.pooled_events,
+                      c.pipeline.pooled_events,
                       c.pipeline.event_block_bytes),
       std::make_tuple(c.cache.max_entries, c.cache.ended_ttl_seconds));
 }
@@ -133,7 +133,6 @@ enrich: {ancestors: 2, containers: false, cri_endpoint: "", pod_wait_ms: 5}
 pipeline:
   mode: threads
   enrich_queue: {capacity: 32, when_full: drop}
-  sink_queue: {capacity: 48, when_full: drop}
   pooled_events: 10
   event_block_bytes: 512
 cache:
@@ -174,7 +173,6 @@ TEST(ConfigTest, FullFileSetsEveryField) {
   EXPECT_EQ(c.enrich.ancestors, 2u);
   EXPECT_EQ(c.enrich.pods.cri_endpoint, "");
   EXPECT_EQ(c.pipeline.mode, AgentConfig::Pipeline::Mode::kThreads);
-  EXPECT_EQ(c.pipeline.sink_queue.capacity, 48u);
   EXPECT_EQ(c.cache.max_entries, 4096u);
   EXPECT_EQ(c.cache.ended_ttl_seconds, 5u);
 }
@@ -478,13 +476,11 @@ TEST(ConfigTest, SyscallErrorsNameTheirPlace) {
 }
 
 TEST(ConfigTest, PipelineAndEnrichSettings) {
-  auto c = parseOk("pipeline:\n  enrich_queue: {capacity: 64, when_full: drop}\n  sink_queue: {capacity: 128}\n"
+  auto c = parseOk("pipeline:\n  enrich_queue: {capacity: 64, when_full: drop}\n"
                    "  pooled_events: 10\n  event_block_bytes: 4096\n"
                    "enrich:\n  ancestors: 3\n  containers: false\n  cri_endpoint: unix:///x.sock\n  pod_wait_ms: 0\n");
   EXPECT_EQ(c.pipeline.enrich_queue.capacity, 64u);
   EXPECT_EQ(c.pipeline.enrich_queue.when_full, vigil::pipeline::FullPolicy::kDrop);
-  EXPECT_EQ(c.pipeline.sink_queue.capacity, 128u);
-  EXPECT_EQ(c.pipeline.sink_queue.when_full, vigil::pipeline::FullPolicy::kBlock);
   EXPECT_EQ(c.pipeline.pooled_events, 10u);
   EXPECT_EQ(c.pipeline.event_block_bytes, 4096u);
   EXPECT_EQ(c.enrich.ancestors, 3u);
@@ -503,8 +499,12 @@ TEST(ConfigTest, NetworkRateLimit) {
 }
 
 TEST(ConfigTest, PipelineAndEnrichErrorsNameTheirPlace) {
-  EXPECT_EQ(parseError("pipeline:\n  sink_queue: {capacity: 64, when_full: sometimes}\n"),
-            "file.yaml:2:41: pipeline.sink_queue.when_full: must be block or drop (got 'sometimes')");
+  EXPECT_EQ(parseError("pipeline:\n  enrich_queue: {capacity: 64, when_full: sometimes}\n"),
+            "file.yaml:2:43: pipeline.enrich_queue.when_full: must be block or drop (got 'sometimes')");
+  // Sinks have a queue each now: the old shared sink queue says where it went.
+  EXPECT_THAT(parseError("pipeline:\n  sink_queue: {capacity: 64}\n"),
+              AllOf(StartsWith("file.yaml:2:"), HasSubstr("outputs[].queue_capacity")));
+  EXPECT_THAT(parseError("pipeline:\n  mode: sink_thread\n"), HasSubstr("must be auto, inline or threads"));
   EXPECT_EQ(parseError("pipeline:\n  enrich_queue:\n    capacity: 3\n"),
             "file.yaml:3:15: pipeline.enrich_queue.capacity: must be between 16 and 1048576 (got 3)");
   EXPECT_THAT(parseError("pipeline:\n  enrich_queue: {size: 3}\n"),
@@ -695,7 +695,7 @@ TEST(ConfigKeysTest, EveryKeyIsDeclaredOnceWithHelp) {
     }
   }
   for (const char* name : {"ring.buffer_bytes", "ring.wakeup_bytes", "outputs", "outputs[].path", "instance_lock",
-                           "files.watch", "pipeline.sink_queue.when_full"}) {
+                           "files.watch", "pipeline.enrich_queue.when_full"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
   EXPECT_FALSE(names.count("process.ring_buffer_bytes"));
