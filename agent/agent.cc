@@ -35,7 +35,9 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
 
   // The sinks first: a bad output fails before anything loads.
   std::vector<ConfiguredSink> sinks;
-  for (const auto& output : config.outputs) {
+  for (OutputConfig output : config.outputs) {
+    output.node = effectiveNodeName(config);
+    output.registry = agent->registry_.get();
     auto sink = makeSink(output);
     if (!sink) {
       return sink.error();

@@ -660,9 +660,10 @@ std::string outputNameRule(std::string_view name) {
 const KeyTable<OutputConfig>& outputKeys() {
   static const KeyTable<OutputConfig> table = [] {
     KeyTable<OutputConfig> t;
-    t.choice("type", VIGIL_FIELD(OutputConfig, type), plainChoices({"stdout", "file"}),
+    t.choice("type", VIGIL_FIELD(OutputConfig, type), plainChoices({"stdout", "file", "grpc"}),
              "What the output is: stdout writes JSON lines to the agent's standard output; file writes JSON lines "
-             "to path, rotated by size.")
+             "to path, rotated by size; grpc ships the audit log to the central collector through the durable "
+             "spool.")
         .withDefaultDoc("required");
     t.string("name", VIGIL_FIELD(OutputConfig, name), "NAME",
              "Names the output in metrics and logs; unique among the outputs.")
@@ -683,6 +684,40 @@ const KeyTable<OutputConfig>& outputKeys() {
     t.number("max_files", VIGIL_FIELD(OutputConfig, max_files), 1, 1000, "files",
              "Rotated files kept (path.1 to path.N); older ones are deleted.")
         .onlyForType("file");
+    t.list("endpoints", VIGIL_FIELD(OutputConfig, endpoints), "host:port", 16, true, nullptr,
+           "The central collector's ingest addresses, tried in order; the next on failure.")
+        .onlyForType("grpc")
+        .withDefaultDoc("required");
+    t.string("tls_ca", VIGIL_FIELD(OutputConfig, tls_ca), "PATH",
+             "CA bundle the collector's certificate must chain to. Empty: plaintext, allowed to loopback only.")
+        .onlyForType("grpc");
+    t.string("tls_cert", VIGIL_FIELD(OutputConfig, tls_cert), "PATH",
+             "This node's client certificate (mutual TLS); reloaded when the file changes.")
+        .onlyForType("grpc");
+    t.string("tls_key", VIGIL_FIELD(OutputConfig, tls_key), "PATH", "The client certificate's private key.")
+        .onlyForType("grpc");
+    t.string("tls_server_name", VIGIL_FIELD(OutputConfig, tls_server_name), "NAME",
+             "The name the collector's certificate must carry; empty: the endpoint's host.")
+        .onlyForType("grpc");
+    t.string("spool_dir", VIGIL_FIELD(OutputConfig, spool_dir), "PATH",
+             "The durable spool: every event waits here until the collector acknowledges it.")
+        .onlyForType("grpc");
+    t.number("spool_max_bytes", VIGIL_FIELD(OutputConfig, spool_max_bytes), 1u << 20,
+             std::numeric_limits<uint64_t>::max(), "bytes",
+             "The spool's budget; beyond it the oldest segments are dropped and counted.")
+        .onlyForType("grpc");
+    t.number("batch_max_events", VIGIL_FIELD(OutputConfig, batch_max_events), 1, 100000, "events",
+             "Events per batch.")
+        .onlyForType("grpc");
+    t.number("batch_interval_ms", VIGIL_FIELD(OutputConfig, batch_interval_ms), 1, 60000, "milliseconds",
+             "The longest a spooled event waits to be sent.")
+        .onlyForType("grpc");
+    t.number("max_in_flight", VIGIL_FIELD(OutputConfig, max_in_flight), 1, 1024, "batches",
+             "Batches sent and not yet acknowledged.")
+        .onlyForType("grpc");
+    t.choice("compression", VIGIL_FIELD(OutputConfig, compression), plainChoices({"gzip", "none"}),
+             "Compression of the stream.")
+        .onlyForType("grpc");
     return t;
   }();
   return table;
@@ -793,6 +828,12 @@ public:
       }
       if (out.type == "file" && out.path.empty()) {
         return reader.error(item, item_name, "a file output needs a path");
+      }
+      if (out.type == "grpc" && out.endpoints.empty()) {
+        return reader.error(item, item_name, "a grpc output needs endpoints");
+      }
+      if (out.type == "grpc" && (out.tls_cert.empty() != out.tls_key.empty())) {
+        return reader.error(item, item_name, "tls_cert and tls_key go together");
       }
       outputs.push_back(std::move(out));
     }

@@ -1,6 +1,7 @@
 #include "agent/sinks/factory.h"
 
 #include "agent/sinks/file_sink.h"
+#include "agent/sinks/grpc_sink.h"
 #include "agent/sinks/sink_set.h"
 #include "agent/sinks/stdout_sink.h"
 
@@ -27,6 +28,14 @@ Result<EventSinkPtr> buildFile(const OutputConfig& config) {
   return EventSinkPtr(std::move(*sink));
 }
 
+Result<EventSinkPtr> buildGrpc(const OutputConfig& config) {
+  auto sink = GrpcSink::open(config);
+  if (!sink) {
+    return sink.error();
+  }
+  return EventSinkPtr(std::move(*sink));
+}
+
 // The built-in types: one line per type. Registered explicitly rather than
 // by static initializers in each sink's file, which a static library would
 // leave out of the binary unless something else referenced that file.
@@ -37,6 +46,7 @@ struct BuiltinSink {
 constexpr BuiltinSink kBuiltinSinks[] = {
     {"stdout", buildStdout},
     {"file", buildFile},
+    {"grpc", buildGrpc},
 };
 
 std::string where(const OutputConfig& config) {
