@@ -22,6 +22,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc containerd runc busybox-static
   # the metrics registry and its Prometheus endpoint
   prometheus-cpp-dev
+  # the central collector: its SQLite store, the chain hashes (libcrypto), and
+  # the certificates its tests make with the openssl CLI
+  libsqlite3-dev sqlite3 libssl-dev openssl
 )
 
 missing=()
