@@ -348,6 +348,7 @@ Status Spool::doOpen() {
         return std::vector<Sample>{row("spool_budget", budget_dropped_bytes_),
                                    row("disk_full", disk_full_dropped_bytes_),
                                    row("write_error", write_error_dropped_bytes_),
+                                   row("too_large", too_large_dropped_bytes_),
                                    row("torn_tail", torn_tail_bytes_), row("corrupt", corrupt_bytes_),
                                    row("corrupt_segment", corrupt_segment_bytes_)};
       }));
@@ -658,6 +659,7 @@ Result<std::string> Spool::append(uint64_t seq, std::string_view event_bytes) {
   last_hash_ = hash;
   if (event_bytes.size() > spool::kMaxEventBytes) {
     too_large_dropped_.fetch_add(1, std::memory_order_relaxed);
+    too_large_dropped_bytes_.fetch_add(spool::kFrameOverhead + event_bytes.size(), std::memory_order_relaxed);
     return makeError("spool {}: event seq {} of {} bytes is over the {} a record may hold; dropped", options_.dir,
                      seq, event_bytes.size(), spool::kMaxEventBytes);
   }
@@ -739,7 +741,9 @@ int Spool::doOpenSegment(uint64_t first_seq, uint64_t prev_seq, const spool::Has
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, spool::kFileMode);
   if (fd < 0) {
     const int err = errno;
-    spdlog::warn("spool {}: create {}: {}", options_.dir, path, spool::errnoText(err));
+    if (!failing_) {
+      spdlog::warn("spool {}: create {}: {}", options_.dir, path, spool::errnoText(err));
+    }
     return err;
   }
   size_t off = 0;

@@ -238,6 +238,7 @@ private:
   std::atomic<uint64_t> write_error_dropped_{0};
   std::atomic<uint64_t> write_error_dropped_bytes_{0};
   std::atomic<uint64_t> too_large_dropped_{0};
+  std::atomic<uint64_t> too_large_dropped_bytes_{0};
   std::atomic<uint64_t> torn_tail_records_{0};
   std::atomic<uint64_t> torn_tail_bytes_{0};
   std::atomic<uint64_t> corrupt_records_{0};
