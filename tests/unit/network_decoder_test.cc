@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vigil::network {
@@ -816,6 +817,33 @@ std::vector<std::vector<uint8_t>> robustnessRecords() {
   flow.ev().counters.bytes_sent = 1200;
   flow.ev().counters.bytes_received = 34000;
   return {flow.build(), DnsRecord(cnameResponse().bytes()).build()};
+}
+
+// The kernel's times are taken as they come, and no value of them, however
+// corrupt, overflows (run under UBSan: scripts/sanitize.sh): the event's
+// time is a valid Timestamp and a duration is never negative.
+TEST_F(NetworkDecoderTest, ExtremeTimesGiveValidTimestampsAndDurations) {
+  constexpr uint64_t kMax = UINT64_MAX;
+  constexpr uint64_t kHalf = uint64_t(INT64_MAX);
+  const std::pair<uint64_t, uint64_t> times[] = {
+      {kHalf, 1}, {kHalf, kHalf + 2}, {kMax, 1}, {kMax, kHalf}, {1, kMax}, {0, kHalf + 2}, {kHalf - 5, kHalf},
+  };
+  for (const auto& [ktime, start] : times) {
+    SCOPED_TRACE(fmt::format("ktime {} start {}", ktime, start));
+    NetRecord rec(VIGIL_NET_CLOSE);
+    rec.ev().hdr.ktime_ns = ktime;
+    rec.ev().start_ns = start;
+    const auto& f = decodeFlow(rec);
+    EXPECT_EQ(event_.ktime_ns(), ktime);
+    EXPECT_GE(event_.time().seconds(), -62'135'596'800); // 0001-01-01, Timestamp's first second
+    EXPECT_LE(event_.time().seconds(), 253'402'300'799); // 9999-12-31, its last
+    EXPECT_GE(event_.time().nanos(), 0);
+    EXPECT_LT(event_.time().nanos(), 1'000'000'000);
+    EXPECT_GE(f.duration().seconds(), 0);
+    EXPECT_GE(f.duration().nanos(), 0);
+    EXPECT_LT(f.duration().nanos(), 1'000'000'000);
+    EXPECT_TRUE(expectEventOrNamedError(decoder_, rec.build()));
+  }
 }
 
 TEST_F(NetworkDecoderTest, EveryCutIsANamedError) {
