@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <mutex>
 
 namespace vigil::central {
@@ -10,33 +11,43 @@ namespace {
 class StreamReactor : public grpc::ServerBidiReactor<v1::EventBatch, v1::Ack> {
 public:
   StreamReactor(grpc::CallbackServerContext* context, Ingestor& ingestor, IngestMetrics& metrics,
-                PeerIdentity peer)
-      : ingestor_(ingestor), metrics_(metrics), peer_(std::move(peer)), peer_address_(context->peer()) {
+                PeerIdentity peer, std::size_t window)
+      : ingestor_(ingestor), metrics_(metrics), peer_(std::move(peer)), peer_address_(context->peer()),
+        window_(window) {
     metrics_.connected_agents.add(1);
     spdlog::debug("stream from {} ({})", peer_address_,
                   peer_.authenticated ? fmt::format("{}", fmt::join(peer_.names, ",")) : "no TLS");
+    std::lock_guard lock(mu_);
+    reading_ = true;
     StartRead(&batch_);
   }
 
   void OnReadDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    reading_ = false;
     if (!ok) {
-      // The agent closed its side (or the stream broke): nothing in flight.
-      Finish(grpc::Status::OK);
+      // The agent closed its side (or the stream broke): finish once every
+      // batch in flight is answered.
+      reads_done_ = true;
+      doMaybeFinish();
       return;
     }
-    ingestor_.submit(std::move(batch_), peer_, [this](v1::Ack ack) {
-      ack_ = std::move(ack);
-      StartWrite(&ack_);
-    });
+    ++in_flight_;
+    ingestor_.submit(std::move(batch_), peer_, [this](v1::Ack ack) { onAck(std::move(ack)); });
+    batch_.Clear();
+    doMaybeRead();
   }
 
   void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    acks_.pop_front();
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream ended before the ack was written"));
-      return;
+      broken_ = true;
     }
-    batch_.Clear();
-    StartRead(&batch_);
+    doMaybeWrite();
+    doMaybeRead();
+    doMaybeFinish();
   }
 
   void OnDone() override {
@@ -46,12 +57,66 @@ public:
   }
 
 private:
+  // From the ingestor's thread, in the order the batches were submitted.
+  void onAck(v1::Ack&& ack) {
+    std::lock_guard lock(mu_);
+    --in_flight_;
+    acks_.push_back(std::move(ack));
+    doMaybeWrite();
+    doMaybeFinish();
+  }
+
+  // All do*() run with mu_ held.
+  void doMaybeWrite() {
+    if (writing_ || acks_.empty()) {
+      return;
+    }
+    if (broken_) {
+      acks_.clear(); // nobody reads them any more
+      return;
+    }
+    writing_ = true;
+    StartWrite(&acks_.front());
+  }
+
+  // Reads on while fewer than window_ batches wait for their ack.
+  void doMaybeRead() {
+    if (reading_ || reads_done_ || broken_ || in_flight_ + acks_.size() >= window_) {
+      return;
+    }
+    reading_ = true;
+    StartRead(&batch_);
+  }
+
+  // The reactor may end only when nothing refers to it any more: no read,
+  // no write, no batch at the ingestor.
+  void doMaybeFinish() {
+    if (finished_ || reading_ || writing_ || in_flight_ > 0 || !acks_.empty()) {
+      return;
+    }
+    if (!reads_done_ && !broken_) {
+      return;
+    }
+    finished_ = true;
+    Finish(broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke before every ack was written")
+                   : grpc::Status::OK);
+  }
+
   Ingestor& ingestor_;
   IngestMetrics& metrics_;
   const PeerIdentity peer_;
   const std::string peer_address_;
+  const std::size_t window_;
+
+  std::mutex mu_;
   v1::EventBatch batch_;
-  v1::Ack ack_;
+  std::deque<v1::Ack> acks_; // answered, front being written
+  std::size_t in_flight_ = 0; // at the ingestor
+  bool reading_ = false;
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool broken_ = false;
+  bool finished_ = false;
 };
 
 // Refuses a stream outright (a TLS peer without a usable identity).
@@ -91,7 +156,7 @@ grpc::ServerBidiReactor<v1::EventBatch, v1::Ack>* IngestService::Stream(grpc::Ca
       return new RefusedReactor(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate identity"));
     }
   }
-  return new StreamReactor(context, ingestor_, metrics_, std::move(peer));
+  return new StreamReactor(context, ingestor_, metrics_, std::move(peer), kWindow);
 }
 
 } // namespace vigil::central
