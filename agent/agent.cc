@@ -18,7 +18,7 @@ constexpr int kPollTimeoutMs = 50;
 
 // The families of the stats log line, in its order.
 const std::vector<std::string> kStatsFamilies = {
-    "events_captured_total", "events_delivered_total", "records_total",  "drops_total",
+    "events_captured_total", "events_delivered_total", "records_total", "drops_total", "dns_cache_entries",
     "rate_limited_total",    "queue_depth_events",     "sink_events_written_total", "sink_errors_total",
     "process_cache_entries", "process_cache_evictions_total", "process_cache_parent_misses_total",
     "container_events_total", "pod_metadata_missing_total", "pod_cache", "kernel_counters_total"};

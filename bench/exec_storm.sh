@@ -11,6 +11,8 @@
 # Usage (root): bench/exec_storm.sh [N=5000] [RUNS=3]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 build=${VIGIL_BUILD_DIR:-$root/build}
 n=${1:-5000}
 runs=${2:-3}
@@ -53,5 +55,6 @@ for p in json.load(sys.stdin):
   ratio=$(python3 -c "print(f'{$wrate/$brate:.3f}')")
   echo "run $r: baseline ${brate} execs/s, with agent ${wrate} execs/s, ratio ${ratio}; exec events captured ${execs}/${n}; ${usage}"
   cat "$work/bpfstats.$r"
-  grep -o 'ringbuf_full_exec=[0-9]*\|decode_errors=[0-9]*' "$work/agent.$r" | tail -2 | tr '\n' ' '; echo
+  stats=$(grep 'stats:' "$work/agent.$r" | tail -1 || true)
+  echo "ringbuf_full_exec=$(stat_value "$stats" "$STAT_RB_FULL_EXEC") decode_errors=$(stat_value "$stats" "$STAT_MALFORMED")"
 done

@@ -29,3 +29,22 @@ bench_cleanup() {
   fi
   rm -rf "$work"
 }
+
+# stat_value STATS SERIES: the value of SERIES (an extended regex of the
+# "name{labels}" part, e.g. 'kernel_counters_total\{counter=ringbuf_full_syscall\}')
+# in the agent's stats line STATS, which is rendered from its metrics
+# registry and leaves zero values out: 0 when the series is not there.
+stat_value() {
+  local v
+  v=$(grep -oE "(^| )$2=[0-9]+" <<<"$1" | head -1 | sed 's/.*=//' || true)
+  echo "${v:-0}"
+}
+# The series the benchmarks read.
+STAT_SYSCALL_RECORDS='records_total\{domain=syscall,kind=syscall\}'
+STAT_RB_FULL_SYSCALL='kernel_counters_total\{counter=ringbuf_full_syscall\}'
+STAT_RB_FULL_FILE='kernel_counters_total\{counter=ringbuf_full_file\}'
+STAT_RB_FULL_EXEC='kernel_counters_total\{counter=ringbuf_full_exec\}'
+STAT_PENDING_FULL='kernel_counters_total\{counter=syscall_pending_full\}'
+STAT_PATH_FILTERED='kernel_counters_total\{counter=syscall_path_filtered\}'
+STAT_DELIVERED='events_delivered_total'
+STAT_MALFORMED='drops_total\{[^}]*reason=malformed[^}]*\}'

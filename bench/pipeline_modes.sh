@@ -34,8 +34,9 @@ YAML
     kill -TERM "$apid"
     wait "$apid" || true
     apid=
-    decoded=$(grep -o ' syscall=[0-9]*' "$work/agent.err" | tail -1 | cut -d= -f2)
-    full=$(grep -o 'ringbuf_full_syscall=[0-9]*' "$work/agent.err" | tail -1 | cut -d= -f2)
+    stats=$(grep 'stats:' "$work/agent.err" | tail -1 || true)
+    decoded=$(stat_value "$stats" "$STAT_SYSCALL_RECORDS")
+    full=$(stat_value "$stats" "$STAT_RB_FULL_SYSCALL")
     echo "| $rate | $mode | $(( (t1 - t0) * 100 / (3 * ticks) )) | $(awk -v k="$hwm" 'BEGIN{printf "%.1f", k/1024}') | $decoded | $full |"
   done
 done

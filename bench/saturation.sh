@@ -91,8 +91,8 @@ for rate in "${rates[@]}"; do
   stats=$(grep "stats:" "$work/agent.log" | tail -1)
   calls=$(sed -n 's/.*calls=\([0-9]*\).*/\1/p' <<<"$out")
   achieved=$(sed -n 's/.*achieved=\([0-9]*\).*/\1/p' <<<"$out")
-  decoded=$(sed -n 's/.* syscall=\([0-9]*\).*/\1/p' <<<"$stats")
-  dropped=$(sed -n 's/.*ringbuf_full_syscall=\([0-9]*\).*/\1/p' <<<"$stats")
+  decoded=$(stat_value "$stats" "$STAT_SYSCALL_RECORDS")
+  dropped=$(stat_value "$stats" "$STAT_RB_FULL_SYSCALL")
   cpu=$(awk -v b0="${before[0]}" -v b1="${before[1]}" -v a0="${after[0]}" -v a1="${after[1]}" -v t="$ticks" -v s="$seconds" \
     'BEGIN { printf "%.0f", 100 * ((a0 + a1) - (b0 + b1)) / t / s }')
   share=$(awk -v d="$dropped" -v k="$decoded" 'BEGIN { printf "%.1f%%", (d + k) ? 100 * d / (d + k) : 0 }')

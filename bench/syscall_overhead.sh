@@ -180,15 +180,13 @@ print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
   apid=
   local stats
   stats=$(grep 'stats:' "$log" | tail -1 || true)
-  # counter NAME: its value in the final stats line, or "?".
-  counter() { grep -o " $1=[0-9]*" <<<"$stats" | cut -d= -f2 | grep . || echo "?"; }
   local full file pending events
-  full=$(counter ringbuf_full_syscall)
-  file=$(counter ringbuf_full_file)
-  pending=$(counter syscall_pending_full)
-  events=$(counter events)
+  full=$(stat_value "$stats" "$STAT_RB_FULL_SYSCALL")
+  file=$(stat_value "$stats" "$STAT_RB_FULL_FILE")
+  pending=$(stat_value "$stats" "$STAT_PENDING_FULL")
+  events=$(stat_value "$stats" "$STAT_DELIVERED")
   echo "  agent $name: exit=$rc events=$events ringbuf_full_syscall=$full ringbuf_full_file=$file" \
-    "syscall_pending_full=$pending syscall_path_filtered=$(counter syscall_path_filtered) $usage; attached: $mine"
+    "syscall_pending_full=$pending syscall_path_filtered=$(stat_value "$stats" "$STAT_PATH_FILTERED") $usage; attached: $mine"
   if ((foreign)); then
     echo "  WARNING: another BPF tracer was attached during this pair: left out of the table"
   fi

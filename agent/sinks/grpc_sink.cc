@@ -152,10 +152,7 @@ Status GrpcSink::close(Clock::time_point deadline) {
   closing_ = true;
   // The sender sends what is spooled and waits for its acknowledgement
   // until the deadline, then stops; the rest stays in the spool.
-  while (Clock::now() < deadline && sender_.joinable()) {
-    if (spool_->stats().acked >= spool_->stats().appended) {
-      break;
-    }
+  while (Clock::now() < deadline && !drained_.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop_now_ = true;
@@ -287,8 +284,10 @@ bool GrpcSink::runStream(const std::string& endpoint, bool& progressed) {
       }
     }
     bool sent = false;
+    bool spool_empty = false;
     if (in_flight < config_.max_in_flight) {
       auto batch = spool_->readNext(config_.batch_max_events, kBatchMaxBytes);
+      spool_empty = batch.ok() && !*batch;
       if (!batch) {
         spdlog::warn("grpc output {}: reading the spool: {}", name_, batch.error().message());
       } else if (*batch) {
@@ -312,11 +311,12 @@ bool GrpcSink::runStream(const std::string& endpoint, bool& progressed) {
         sent = true;
       }
     }
-    if (closing_ && !sent && in_flight == 0) {
-      closing_done = spool_->stats().acked >= spool_->stats().appended;
-      if (closing_done) {
-        break;
-      }
+    // Closing, and everything spooled was sent and acknowledged (what the
+    // spool dropped never will be): done.
+    if (closing_ && spool_empty && in_flight == 0) {
+      closing_done = true;
+      drained_ = true;
+      break;
     }
     if (!sent) {
       std::unique_lock<std::mutex> lock(mu);

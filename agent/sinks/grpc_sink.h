@@ -65,6 +65,7 @@ private:
   std::atomic<bool> closing_{false};
   std::atomic<bool> stop_now_{false};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> drained_{false}; // closing, and nothing left unsent or unacknowledged
   std::atomic<uint64_t> acked_records_{0};
   int64_t cert_mtime_ns_ = 0; // of the client certificate, key and CA at the last connect
 

@@ -78,6 +78,12 @@ void NetworkCollector::onSuppressed(std::span<const uint8_t> record) {
 }
 
 void NetworkCollector::periodic(uint64_t now_ns) {
+  const auto ds = dns_cache_.stats();
+  stats_.dns_cache_entries.store(ds.entries, std::memory_order_relaxed);
+  stats_.dns_cache_hits.store(ds.hits, std::memory_order_relaxed);
+  stats_.dns_cache_misses.store(ds.misses, std::memory_order_relaxed);
+  stats_.dns_cache_evictions.store(ds.evictions, std::memory_order_relaxed);
+  stats_.dns_cache_expired.store(ds.expired, std::memory_order_relaxed);
   if (options_.rate_limit_per_second > 0) {
     bump(stats_.suppressed,
          runtime::emitIdleSuppressed(output_, decoder_.clock(), VIGIL_EV_NET,
@@ -124,6 +130,18 @@ void NetworkCollector::registerMetrics(metrics::Registry& registry, std::vector<
   keep.push_back(registry.addCallback("flows_named_total", "Flows whose remote address was named from DNS",
                                       metrics::Type::kCounter, [this, v] {
                                         return std::vector<metrics::Sample>{{{}, v(stats_.named)}};
+                                      }));
+  keep.push_back(registry.addCallback("dns_cache_entries", "Addresses the DNS cache can name", metrics::Type::kGauge,
+                                      [this, v] {
+                                        return std::vector<metrics::Sample>{{{}, v(stats_.dns_cache_entries)}};
+                                      }));
+  keep.push_back(registry.addCallback("dns_cache_lookups_total", "DNS cache lookups and removals, by result",
+                                      metrics::Type::kCounter, [this, v] {
+                                        return std::vector<metrics::Sample>{
+                                            {{{"result", "hit"}}, v(stats_.dns_cache_hits)},
+                                            {{{"result", "miss"}}, v(stats_.dns_cache_misses)},
+                                            {{{"result", "eviction"}}, v(stats_.dns_cache_evictions)},
+                                            {{{"result", "expired"}}, v(stats_.dns_cache_expired)}};
                                       }));
   keep.push_back(registry.addCallback("flow_iterator_errors_total", "Failed runs of the live flow iterator",
                                       metrics::Type::kCounter, [this, v] {

@@ -25,6 +25,9 @@ struct NetworkCollectorStats {
   std::atomic<uint64_t> iterations{0}; // flow iterator runs
   std::atomic<uint64_t> iterator_errors{0};
   std::atomic<uint64_t> suppressed{0}; // flow and DNS records dropped by the rate limit (reported in summaries)
+  // The DNS cache's, copied on the capture thread every poll round.
+  std::atomic<uint64_t> dns_cache_entries{0}, dns_cache_hits{0}, dns_cache_misses{0}, dns_cache_evictions{0},
+      dns_cache_expired{0};
 };
 
 class NetworkCollector : public Collector, public runtime::RecordHandler {

@@ -106,23 +106,7 @@ TEST(AgentBinary, NodeNameComesFromTheDownwardApiVariable) {
 }
 
 // A config file under /tmp, removed when the test ends.
-class TempConfig {
-public:
-  explicit TempConfig(const std::string& yaml) {
-    char tmpl[] = "/tmp/vigil-e2e-config-XXXXXX.yaml";
-    int fd = mkstemps(tmpl, 5);
-    if (fd < 0 || write(fd, yaml.data(), yaml.size()) != ssize_t(yaml.size())) {
-      throw std::runtime_error("cannot write a temporary config");
-    }
-    close(fd);
-    path_ = tmpl;
-  }
-  ~TempConfig() { unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using TempConfig = TempFile;
 
 TEST(AgentBinary, BadConfigFailsWithFileAndLine) {
   TempConfig config("log_level: info\nprocess:\n  argv_max_bytes: 4096\n  argvmax: 12\n");

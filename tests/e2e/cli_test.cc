@@ -4,6 +4,8 @@
 // on the node refuses to start. None of this needs root, except the signal
 // test at the end, which runs a real agent.
 
+#include "support/agent_process.h"
+
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -41,26 +43,7 @@ class Agent {
 public:
   explicit Agent(std::vector<std::string> args, std::vector<std::string> env = {}) {
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-      throw std::runtime_error("pipe");
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      for (const auto& e : env) {
-        auto eq = e.find('=');
-        eq == std::string::npos ? unsetenv(e.c_str()) : setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
-      }
-      std::string bin = VIGIL_AGENT_BIN;
-      std::vector<char*> argv{bin.data()};
-      for (auto& a : args) {
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
+    pid_ = spawnWithPipes(VIGIL_AGENT_BIN, std::move(args), env, out, err);
     close(out[1]);
     close(err[1]);
     out_ = out[0];
@@ -156,25 +139,6 @@ void expectBadInput(const Outcome& run, const std::string& message) {
   EXPECT_THAT(run.err, StartsWith("vigil-agent: "));
   EXPECT_THAT(run.err, HasSubstr(message));
 }
-
-// A file under /tmp, removed at the end of the test.
-class TempFile {
-public:
-  explicit TempFile(const std::string& text) {
-    char tmpl[] = "/tmp/vigil-cli-XXXXXX.yaml";
-    int fd = mkstemps(tmpl, 5);
-    if (fd < 0 || write(fd, text.data(), text.size()) != ssize_t(text.size())) {
-      throw std::runtime_error("cannot write a temporary file");
-    }
-    close(fd);
-    path_ = tmpl;
-  }
-  ~TempFile() { unlink(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
 
 TEST(AgentCli, UnknownFlagIsBadInput) {
   // CLI11's own errors used to exit 109 with no prefix.

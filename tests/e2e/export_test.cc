@@ -5,11 +5,14 @@
 // exactly once, also when the collector is SIGKILLed mid-stream and when the
 // agent is SIGKILLed with unacknowledged events in its spool. Needs root.
 
+#include "agent/spool/crc32c.h"
+#include "agent/spool/format.h"
 #include "support/agent_process.h"
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -230,6 +233,68 @@ TEST_F(ExportTest, AgentKilledWithUnacknowledgedEventsSendsThemAfterRestart) {
   startAgent(); // a new instance; the old one's records replay from the spool
   auto got = waitStored(m, 40);
   expectEachOnce(got, m, 40);
+}
+
+TEST_F(ExportTest, ARecordAlteredInTheSpoolIsReportedAsAChainBreak) {
+  startCentral();
+  startAgent();
+  const std::string m = "exp4-" + std::to_string(getpid());
+  workload(m, 0, 5);
+  ASSERT_EQ(waitStored(m, 5).size(), 5u);
+  kill(central_->pid(), SIGKILL);
+  central_->waitExit(10s);
+  workload(m, 5, 15); // spooled, unacknowledged
+  std::this_thread::sleep_for(1500ms);
+  kill(agent_->pid(), SIGKILL);
+  agent_->waitExit(10s);
+
+  // Someone with access to the node edits one spooled record: the exec of
+  // MARKER-9 now names another argument. The frame's CRC is recomputed, so
+  // the spool itself cannot tell; only the hash chain can.
+  const std::string target = m + "-9";
+  uint64_t altered_seq = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ / "spool")) {
+    if (entry.path().extension() != ".vsp") {
+      continue;
+    }
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto header = spool::decodeHeader(data);
+    ASSERT_TRUE(header.ok()) << entry.path() << ": " << (header.ok() ? "" : header.error().message());
+    size_t off = header->header_bytes;
+    while (off < data.size()) {
+      spool::FrameView frame;
+      if (spool::decodeFrame(std::string_view(data).substr(off), frame) != spool::FrameResult::kOk) {
+        break;
+      }
+      size_t at = frame.event.find(target);
+      if (at != std::string_view::npos) {
+        const size_t event_off = off + spool::kFrameOverhead;
+        data[event_off + at] = 'X'; // "exp4-..." becomes "Xxp4-..."
+        const uint32_t body = spool::getU32(data.data() + off);
+        std::string covered = data.substr(off, 4) + data.substr(off + spool::kFrameHeadBytes, body);
+        uint32_t crc = spool::crc32c(covered);
+        std::memcpy(&data[off + 4], &crc, 4);
+        altered_seq = frame.seq;
+        std::ofstream(entry.path(), std::ios::binary | std::ios::trunc) << data;
+        break;
+      }
+      off += frame.frame_bytes;
+    }
+  }
+  ASSERT_NE(altered_seq, 0u) << "no spooled record of " << target;
+
+  startCentral();
+  startAgent();
+  auto got = waitStored(m, 14); // 15 minus the altered one, which no longer matches the marker
+  EXPECT_EQ(got.size(), 14u);
+  int st = 0;
+  std::string verify = run(std::string(VIGIL_CTL_BIN) + " verify --db " + db() + " 2>&1", &st);
+  EXPECT_EQ(WEXITSTATUS(st), 1) << "a break must fail verify:\n" << verify;
+  EXPECT_NE(verify.find(kNode), std::string::npos) << verify;
+  EXPECT_NE(verify.find(std::to_string(altered_seq)), std::string::npos)
+      << "verify must name the altered seq " << altered_seq << ":\n" << verify;
+  EXPECT_NE(verify.find("break"), std::string::npos) << verify;
 }
 
 } // namespace

@@ -20,32 +20,65 @@
 
 namespace vigil::test {
 
+// Forks and execs program with args (and env changes: "NAME=value", or
+// "NAME" to unset); its stdout and stderr go to the pipes out and err, whose
+// write ends stay open in the caller (close them). Returns the child's pid.
+inline pid_t spawnWithPipes(const std::string& program, std::vector<std::string> args,
+                            const std::vector<std::string>& env, int out[2], int err[2]) {
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe");
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    for (const auto& e : env) {
+      auto eq = e.find('=');
+      eq == std::string::npos ? unsetenv(e.c_str()) : setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
+    }
+    std::string bin = program;
+    std::vector<char*> argv{bin.data()};
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// A file under /tmp with the given text, removed when it goes.
+class TempFile {
+public:
+  explicit TempFile(const std::string& text, const std::string& suffix = ".yaml") {
+    std::string tmpl = "/tmp/vigil-test-XXXXXX" + suffix;
+    int fd = mkstemps(tmpl.data(), int(suffix.size()));
+    if (fd < 0 || write(fd, text.data(), text.size()) != ssize_t(text.size())) {
+      throw std::runtime_error("cannot write a temporary file");
+    }
+    close(fd);
+    path_ = tmpl;
+  }
+  ~TempFile() { unlink(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
 // A child process with its stdout and stderr on pipes.
 class AgentProcess {
 public:
   // The agent binary with args.
   explicit AgentProcess(std::vector<std::string> args) : AgentProcess(VIGIL_AGENT_BIN, std::move(args)) {}
-  // program (a path) with args; args[0] is not the program name.
-  AgentProcess(std::string program, std::vector<std::string> args) {
+  // program (a path) with args; args[0] is not the program name. env
+  // entries ("NAME=value", or "NAME" to unset) change its environment.
+  AgentProcess(std::string program, std::vector<std::string> args, std::vector<std::string> env = {}) {
     int out[2], err[2];
-    if (pipe(out) != 0 || pipe(err) != 0) {
-      throw std::runtime_error("pipe");
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      close(out[0]);
-      close(err[0]);
-      std::vector<char*> argv;
-      argv.push_back(program.data());
-      for (auto& a : args) {
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      execv(program.c_str(), argv.data());
-      _exit(127);
-    }
+    pid_ = spawnWithPipes(program, args, env, out, err);
     close(out[1]);
     close(err[1]);
     out_ = out[0];

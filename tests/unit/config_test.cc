@@ -566,7 +566,7 @@ TEST(ConfigOutputsTest, MistakesNameTheEntry) {
   EXPECT_EQ(parseError("outputs:\n  - type:\n"), "file.yaml:2:5: outputs[0].type: needs a value: stdout or file");
   EXPECT_EQ(parseError("outputs:\n  - type: file\n    path:\n"), "file.yaml:3:5: outputs[0].path: needs a value");
   EXPECT_EQ(parseError("outputs:\n  - {type: kafka}\n"),
-            "file.yaml:2:12: outputs[0].type: must be stdout or file (got 'kafka')");
+            "file.yaml:2:12: outputs[0].type: must be stdout, file or grpc (got 'kafka')");
   EXPECT_EQ(parseError("outputs:\n  - {type: file}\n"), "file.yaml:2:5: outputs[0]: a file output needs a path");
   EXPECT_THAT(parseError("outputs:\n  - {type: stdout, colour: red}\n"),
               AllOf(StartsWith("file.yaml:2:20: outputs[0].colour: unknown key"),

@@ -809,7 +809,7 @@ TEST(SinkFactory, BuildsTheBuiltinTypes) {
   ASSERT_TRUE(sink.ok()) << sink.error().message();
   EXPECT_EQ((*sink)->name(), "stdout");
   auto types = SinkRegistry::global().types();
-  EXPECT_EQ(types, (std::vector<std::string>{"file", "stdout"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"file", "grpc", "stdout"}));
 }
 
 TEST(SinkFactory, ErrorsNameTheSource) {
@@ -820,7 +820,7 @@ TEST(SinkFactory, ErrorsNameTheSource) {
   ASSERT_FALSE(a.ok());
   EXPECT_NE(a.error().message().find("agent.yaml:12:5"), std::string::npos) << a.error().message();
   EXPECT_NE(a.error().message().find("kafka"), std::string::npos) << a.error().message();
-  EXPECT_NE(a.error().message().find("file, stdout"), std::string::npos) << a.error().message();
+  EXPECT_NE(a.error().message().find("file, grpc, stdout"), std::string::npos) << a.error().message();
 
   OutputConfig no_path;
   no_path.type = "file";
