@@ -15,7 +15,7 @@ seconds=${VIGIL_FUZZ_SECONDS:-30}
 jobs=${VIGIL_FUZZ_JOBS:-$(nproc)}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(process syscall network dns suppressed config)
+  targets=(process syscall network dns suppressed config spool)
 fi
 
 for tool in clang-19 clang++-19; do
