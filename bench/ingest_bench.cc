@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
                              batch_size, total, secs, total / secs, rows ? *rows : 0, errors.load(),
                              double(std::filesystem::file_size(path) + std::filesystem::file_size(path + "-wal")) /
                                  double(total));
+    std::cout << "  " << vigil::metrics::renderSummary(registry, {"store_commit_seconds"}, true) << "\n";
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(path + suffix);
     }

@@ -108,7 +108,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   // auto_vacuum must be chosen before the first table exists; on an existing
   // database it stays what it was.
   for (const char* sql : {"PRAGMA auto_vacuum=INCREMENTAL", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                          "PRAGMA foreign_keys=OFF"}) {
+                          "PRAGMA foreign_keys=OFF", "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"}) {
     if (auto st = store->doExec(sql); !st) {
       return st.error().wrap(path);
     }
