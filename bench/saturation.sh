@@ -38,6 +38,11 @@ stats_interval_seconds: 0
 network: {enabled: false}
 syscalls: {trace: [getppid]}
 YAML
+# With --json: the stdout output's when-full policy (VIGIL_BENCH_WHEN_FULL:
+# drop, the default, or block).
+if ((json)); then
+  printf 'outputs: [{type: stdout, when_full: %s}]\n' "${VIGIL_BENCH_WHEN_FULL:-drop}" >>"$work/agent.yaml"
+fi
 ticks=$(getconf CLK_TCK)
 
 sink=/dev/null
@@ -56,7 +61,7 @@ else
 fi
 for rate in "${rates[@]}"; do
   if ((json)); then
-    "$agent" -c "$work/agent.yaml" --stdout 2>"$work/agent.log" >"$sink" &
+    "$agent" -c "$work/agent.yaml" 2>"$work/agent.log" >"$sink" &
   else
     "$agent" -c "$work/agent.yaml" 2>"$work/agent.log" >/dev/null &
   fi
