@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
@@ -518,6 +519,64 @@ TEST_F(CentralTest, RetentionDeletesOldEvents) {
   auto ack = client.send(old_chain.batch(1, 50));
   ASSERT_TRUE(ack.ok());
   EXPECT_EQ(ack->committed_seq(), 100u);
+}
+
+TEST_F(CentralTest, RetentionKeepsTheStoreUnderItsByteBudget) {
+  Central central(dir_, "  max_bytes: 400000\n  retention_check_seconds: 1\n");
+  ASSERT_NO_FATAL_FAILURE(central.start());
+  ChainBuilder chain("node-a", "boot-1", 1000);
+  ASSERT_NO_FATAL_FAILURE(sendAll(central, chain, 1, 20, 100)); // about 1.5 MB of rows and indexes
+  auto used = [&] {
+    return queryInt(central.db(), "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), "
+                                  "pragma_freelist_count(), pragma_page_size()");
+  };
+  for (int i = 0; i < 100 && used() > 400000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(used(), 400000);
+  int64_t kept = rows(central.db());
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 2000);
+  // The oldest went: what is left is the newest, without holes.
+  EXPECT_EQ(queryInt(central.db(), "SELECT max(seq) FROM events"), 2000);
+  EXPECT_EQ(queryInt(central.db(), "SELECT min(seq) FROM events"), 2000 - kept + 1);
+  central.kill(SIGTERM);
+  EXPECT_THAT(central.log(), HasSubstr("retention_deleted_total{reason=size}="));
+}
+
+TEST_F(CentralTest, VigilctlFollowPrintsNewEvents) {
+  Central central(dir_);
+  ASSERT_NO_FATAL_FAILURE(central.start());
+  ChainBuilder chain("node-a", "boot-1", 1000);
+  ASSERT_NO_FATAL_FAILURE(sendAll(central, chain, 1, 1, 10));
+  std::string out = dir_ + "/follow.out";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    execl(VIGILCTL_BIN, VIGILCTL_BIN, "events", "--db", central.db().c_str(), "--json", "--follow", "--kind", "exec",
+          nullptr);
+    _exit(127);
+  }
+  auto lines = [&] {
+    std::string text = slurp(out);
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  for (int i = 0; i < 100 && lines() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(lines(), 3); // exec is seq % 3 == 0: 3, 6, 9
+  ASSERT_NO_FATAL_FAILURE(sendAll(central, chain, 11, 1, 20));
+  for (int i = 0; i < 100 && lines() < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_EQ(lines(), 10); // and 12 .. 30
+  std::string text = slurp(out);
+  std::string expected;
+  ASSERT_TRUE(renderJson(chain.event(30), expected).ok());
+  EXPECT_THAT(text, HasSubstr(expected + "\n"));
 }
 
 TEST(CentralCli, RefusesInsecureBeyondLoopbackAndBadConfig) {
