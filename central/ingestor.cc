@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace vigil::central {
 namespace {
@@ -217,6 +218,11 @@ Ingestor::Decision Ingestor::doDecide(const Pending& pending, int64_t now_ns) {
   }
   if (batch.records_size() > 0 && batch.first_seq() == 0) {
     return refuse("bad_seq", "first_seq 0: sequences start at 1");
+  }
+  // The store keeps sequences as signed 64-bit integers.
+  if (batch.first_seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
+                              static_cast<uint64_t>(batch.records_size())) {
+    return refuse("bad_seq", fmt::format("first_seq {} is beyond the sequences a store keeps", batch.first_seq()));
   }
   std::vector<v1::Event> events(static_cast<std::size_t>(batch.records_size()));
   for (int i = 0; i < batch.records_size(); ++i) {

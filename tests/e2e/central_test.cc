@@ -414,6 +414,10 @@ TEST_F(CentralTest, MalformedBatchesAreRefusedAndCountedByReason) {
   e.set_seq(33);
   b.mutable_records(2)->set_event(e.SerializeAsString());
   refusedWith(b, "seq_mismatch");
+  b = chain.batch(1, 1);
+  b.set_first_seq(UINT64_MAX);
+  b.mutable_records(0)->set_seq(UINT64_MAX);
+  refusedWith(b, "bad_seq");
   EXPECT_EQ(rows(central.db()), 0);
   // The stream goes on: a good batch after them is stored.
   auto ack = client.send(chain.batch(1, 10));
