@@ -277,7 +277,9 @@ Bytes dnsRecord(const Bytes& payload, uint8_t protocol) {
   ev.direction = VIGIL_DNS_ANSWER;
   ev.len = uint32_t(std::min(payload.size(), sizeof(ev.payload)));
   ev.wire_len = ev.len;
-  std::memcpy(ev.payload, payload.data(), ev.len);
+  if (ev.len > 0) { // an empty vector's data() may be null, which memcpy must not get
+    std::memcpy(ev.payload, payload.data(), ev.len);
+  }
   return bytesOf(ev);
 }
 

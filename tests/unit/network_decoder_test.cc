@@ -115,7 +115,9 @@ public:
     EXPECT_LE(payload.size(), sizeof(ev_.payload));
     ev_.len = uint32_t(std::min(payload.size(), sizeof(ev_.payload)));
     ev_.wire_len = ev_.len;
-    std::memcpy(ev_.payload, payload.data(), ev_.len);
+    if (ev_.len > 0) { // an empty vector's data() may be null, which memcpy must not get
+      std::memcpy(ev_.payload, payload.data(), ev_.len);
+    }
   }
 
   vigil_dns_event& ev() { return ev_; }
