@@ -5,7 +5,7 @@
 # Fails on any crash, leak, slow input or broken invariant, and keeps the
 # input that caused it under <build>/fuzz-artifacts/<target>/. Prints one
 # summary line per target. Arguments: the targets to run (default all:
-# process syscall network dns suppressed config).
+# process syscall network dns suppressed config spool ingest).
 #
 # To reproduce a failure: <build>/tests/fuzz/vigil_fuzz_<target> <artifact>.
 set -euo pipefail
@@ -15,7 +15,7 @@ seconds=${VIGIL_FUZZ_SECONDS:-30}
 jobs=${VIGIL_FUZZ_JOBS:-$(nproc)}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(process syscall network dns suppressed config spool)
+  targets=(process syscall network dns suppressed config spool ingest)
 fi
 
 for tool in clang-19 clang++-19; do
