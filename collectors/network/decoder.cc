@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -136,7 +139,10 @@ Result<Decoded> Decoder::decode(std::span<const uint8_t> record, Event& event) c
     if (ev.type == VIGIL_NET_CLOSE || ev.type == VIGIL_NET_UPDATE || ev.type == VIGIL_NET_UDP ||
         ev.type == VIGIL_NET_CONNECT_FAIL) {
       if (ev.start_ns != 0) {
-        setDuration(*f->mutable_duration(), int64_t(hdr.ktime_ns) - int64_t(ev.start_ns));
+        // Both times come from the record: a start after the end is 0, a
+        // span beyond int64 (a corrupt record) the longest there is.
+        const uint64_t span = hdr.ktime_ns > ev.start_ns ? hdr.ktime_ns - ev.start_ns : 0;
+        setDuration(*f->mutable_duration(), int64_t(std::min<uint64_t>(span, uint64_t(INT64_MAX))));
       }
     }
     if (t.protocol == IPPROTO_TCP) {

@@ -1,5 +1,6 @@
 #include "collectors/runtime/boot_clock.h"
 
+#include <algorithm>
 #include <ctime>
 
 namespace vigil::runtime {
@@ -16,9 +17,14 @@ BootClock BootClock::measure() {
 }
 
 void BootClock::toTimestamp(uint64_t boot_ns, google::protobuf::Timestamp& out) const {
-  int64_t wall = int64_t(boot_ns) + offset_ns_;
-  int64_t secs = wall / 1000000000;
-  int64_t nanos = wall % 1000000000;
+  // A kernel time is a u64 from outside this process: a corrupt or absurd
+  // one must still give a valid Timestamp (years 1 to 9999), so the sum is
+  // taken in 128 bits and clamped to that range.
+  constexpr __int128 kMinNs = __int128(-62'135'596'800) * 1'000'000'000;
+  constexpr __int128 kMaxNs = __int128(253'402'300'799) * 1'000'000'000 + 999'999'999;
+  const __int128 wall = std::clamp(__int128(boot_ns) + offset_ns_, kMinNs, kMaxNs);
+  int64_t secs = int64_t(wall / 1'000'000'000);
+  int64_t nanos = int64_t(wall % 1'000'000'000);
   if (nanos < 0) { // floor, so nanos stays in [0, 1e9) as Timestamp requires
     nanos += 1000000000;
     --secs;
