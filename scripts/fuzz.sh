@@ -75,17 +75,18 @@ failed=0
 for t in "${targets[@]}"; do
   log=$logs/$t.log
   rc=$(cat "$logs/$t.rc" 2> /dev/null || echo 1)
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  # -a: a target may print bytes that are not text.
+  execs=$(grep -a '^stat::number_of_executed_units:' "$log" | tail -1 | tr -dc 0-9)
+  rate=$(grep -a '^stat::average_exec_per_sec:' "$log" | tail -1 | tr -dc 0-9)
   # The last status line: "#N ... cov: C ft: F corp: K/S ...".
-  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1)
+  cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1)
   if [[ $rc == 0 ]]; then
     passed=$((passed + 1))
     echo "fuzz.sh: $t: ok: ${execs:-?} execs (${rate:-?}/s) in ${seconds}s, ${cov:-no coverage line}"
   else
     failed=$((failed + 1))
     echo "fuzz.sh: $t: FAILED (exit $rc) after ${execs:-?} execs, ${cov:-no coverage line}; log $log"
-    grep -E 'ERROR: |invariant broken|SUMMARY: |Test unit written to|runtime error' "$log" | head -20 | sed 's/^/  /'
+    grep -aE 'ERROR: |invariant broken|SUMMARY: |Test unit written to|runtime error' "$log" | head -20 | sed 's/^/  /'
   fi
 done
 echo "fuzz.sh: $passed passed, $failed failed"

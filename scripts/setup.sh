@@ -14,8 +14,8 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libreaderwriterqueue-dev libboost-dev
   # fuzzing and sanitizers: libFuzzer and the sanitizer runtimes of clang-19
-  # (scripts/fuzz.sh); gcc's own for the sanitized unit tests (scripts/sanitize.sh)
-  libclang-rt-19-dev libasan8 libubsan1
+  # (scripts/fuzz.sh, scripts/sanitize.sh)
+  libclang-rt-19-dev
   # used by tests and the run script
   procps util-linux iproute2 dnsmasq-base
   # the benchmark scripts' table rendering
