@@ -208,21 +208,6 @@ Result<std::pair<std::string, uint16_t>> splitListen(const std::string& listen) 
   return std::pair<std::string, uint16_t>(host, static_cast<uint16_t>(port));
 }
 
-bool isLoopbackHost(const std::string& host) {
-  if (host == "localhost") {
-    return true;
-  }
-  in_addr a4{};
-  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) {
-    return (ntohl(a4.s_addr) >> 24) == 127;
-  }
-  in6_addr a6{};
-  if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) {
-    return IN6_IS_ADDR_LOOPBACK(&a6);
-  }
-  return false;
-}
-
 Status validateConfig(const CentralConfig& config) {
   auto hp = splitListen(config.listen);
   if (!hp) {

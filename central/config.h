@@ -4,6 +4,7 @@
 // one table of keys (central/config.cc), which also renders --print-config
 // and the flags' help. docs/central.md lists the keys.
 
+#include "vigil/loopback.h"
 #include "vigil/status.h"
 
 #include <cstdint>
@@ -48,6 +49,5 @@ std::string renderConfig(const CentralConfig& config);
 
 // host and port of a listen address ("127.0.0.1:7443", "[::1]:7443").
 Result<std::pair<std::string, uint16_t>> splitListen(const std::string& listen);
-bool isLoopbackHost(const std::string& host);
 
 } // namespace vigil::central

@@ -1,5 +1,6 @@
 #include "agent/sinks/grpc_sink.h"
 
+#include "vigil/loopback.h"
 #include "vigil/v1/ingest.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>
@@ -48,10 +49,12 @@ v1::AgentInstance thisInstance() {
   return instance;
 }
 
+// The host of a "host:port" endpoint is on loopback (unix sockets are local too).
 bool isLoopback(const std::string& endpoint) {
-  std::string host = endpoint.substr(0, endpoint.rfind(':'));
-  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0 ||
-         host.rfind("unix:", 0) == 0;
+  if (endpoint.rfind("unix:", 0) == 0) {
+    return true;
+  }
+  return isLoopbackHost(endpoint.substr(0, endpoint.rfind(':')));
 }
 
 std::shared_ptr<grpc::ChannelCredentials> credentials(const OutputConfig& c) {
@@ -166,8 +169,8 @@ Status GrpcSink::close(Clock::time_point deadline) {
   return closed;
 }
 
-bool GrpcSink::certificatesChanged() const {
-  return std::max({mtimeNs(config_.tls_ca), mtimeNs(config_.tls_cert), mtimeNs(config_.tls_key)}) != cert_mtime_ns_;
+int64_t GrpcSink::certificatesMtime() const {
+  return std::max({mtimeNs(config_.tls_ca), mtimeNs(config_.tls_cert), mtimeNs(config_.tls_key)});
 }
 
 void GrpcSink::senderLoop() {
@@ -197,7 +200,7 @@ void GrpcSink::senderLoop() {
 }
 
 bool GrpcSink::runStream(const std::string& endpoint, bool& progressed) {
-  cert_mtime_ns_ = std::max({mtimeNs(config_.tls_ca), mtimeNs(config_.tls_cert), mtimeNs(config_.tls_key)});
+  cert_mtime_ns_ = certificatesMtime();
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -278,7 +281,7 @@ bool GrpcSink::runStream(const std::string& endpoint, bool& progressed) {
     }
     if (Clock::now() - last_cert_check > std::chrono::seconds(1)) {
       last_cert_check = Clock::now();
-      if (certificatesChanged()) {
+      if (certificatesMtime() != cert_mtime_ns_) {
         spdlog::info("grpc output {}: certificate files changed: reconnecting with them", name_);
         break;
       }

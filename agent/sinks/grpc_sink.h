@@ -54,7 +54,8 @@ private:
   void senderLoop();
   // One stream to endpoint: true when it ended because the sink closes.
   bool runStream(const std::string& endpoint, bool& progressed);
-  bool certificatesChanged() const;
+  // The newest modification time of the CA, certificate and key files.
+  int64_t certificatesMtime() const;
 
   const OutputConfig config_;
   const std::string name_;
