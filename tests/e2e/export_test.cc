@@ -8,6 +8,7 @@
 #include "agent/spool/crc32c.h"
 #include "agent/spool/format.h"
 #include "support/agent_process.h"
+#include "support/net.h"
 
 #include <gtest/gtest.h>
 
@@ -28,18 +29,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 constexpr const char* kNode = "export-node";
-
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 bool portOpen(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
