@@ -33,10 +33,12 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
   std::unique_ptr<Agent> agent(new Agent(config));
   Agent* self = agent.get();
 
+  // Resolved once ($NODE_NAME or the host name when the config has none).
+  const std::string node = effectiveNodeName(config);
   // The sinks first: a bad output fails before anything loads.
   std::vector<ConfiguredSink> sinks;
   for (OutputConfig output : config.outputs) {
-    output.node = effectiveNodeName(config);
+    output.node = node;
     output.registry = agent->registry_.get();
     auto sink = makeSink(output);
     if (!sink) {
@@ -58,7 +60,7 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentConfig& config, std::vec
   }
 
   pipeline::PipelineOptions po;
-  po.node = effectiveNodeName(config);
+  po.node = node;
   po.stage_thread = config.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads;
   po.queue_capacity = config.pipeline.enrich_queue.capacity;
   po.when_full = config.pipeline.enrich_queue.when_full;
@@ -203,7 +205,7 @@ Status Agent::start() {
   for (const auto& f : features_) {
     parts += fmt::format("{}{} ({}{})", parts.empty() ? "" : ", ", f.name, f.running ? "" : "not running: ", f.detail);
   }
-  spdlog::info("agent on node '{}' capturing: {}; {} processes known at start; stages on {}", effectiveNodeName(config_), parts,
+  spdlog::info("agent on node '{}' capturing: {}; {} processes known at start; stages on {}", pipeline_->node(), parts,
                enrich_->cacheStats().entries,
                config_.pipeline.mode == AgentConfig::Pipeline::Mode::kThreads ? "their own thread"
                                                                               : "the capture thread");

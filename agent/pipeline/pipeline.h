@@ -67,6 +67,7 @@ public:
   void shutdown(const std::function<bool()>& abandon = {});
 
   Stage& stage(size_t i) { return *stages_[i]; }
+  const std::string& node() const { return options_.node; }
   const SinkSet& sinks() const { return *sinks_; }
   StageQueueStats queueStats() const { return queue_.stats(); }
   EventPoolStats poolStats() const { return pool_.stats(); }
